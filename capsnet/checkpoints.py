@@ -1,0 +1,110 @@
+"""Trained weights on disk: `<name>.weights.h5` with `<name>.json` beside it.
+
+The JSON file records the configuration that built the model, its test metrics and the
+SHA-256 of the weights file. Loading rebuilds the architecture from that configuration,
+checks the checksum, and loads weights only (never a pickled or serialized model, so a
+weights file cannot run code).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from capsnet.config import CapsNetConfig, CNNConfig
+
+WEIGHTS_DIR = Path(__file__).parent / "weights"  # the weights shipped with the package
+WEIGHTS_ENV = "CAPSNET_WEIGHTS"  # environment variable naming another weights folder
+MODEL_NAMES = ("cnn", "capsnet")
+TRAIN_HINT = "Train them with `python train.py train --model {name} --out {folder}`."
+
+
+class WeightsError(RuntimeError):
+    """A weights file is missing, damaged or does not fit its model; the message says why."""
+
+
+def weights_dir(folder: str | os.PathLike | None = None) -> Path:
+    """The weights folder: the argument, else `$CAPSNET_WEIGHTS`, else the shipped one."""
+    return Path(folder or os.environ.get(WEIGHTS_ENV) or WEIGHTS_DIR)
+
+
+def sha256(path: str | os.PathLike) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def paths(name: str, folder: str | os.PathLike | None = None) -> tuple[Path, Path]:
+    """`(weights file, metrics file)` of a model in a folder."""
+    if name not in MODEL_NAMES:
+        raise ValueError(f"name must be one of {MODEL_NAMES}. Received: name={name!r}")
+    folder = weights_dir(folder)
+    return folder / f"{name}.weights.h5", folder / f"{name}.json"
+
+
+def read_metrics(name: str, folder: str | os.PathLike | None = None) -> dict:
+    """The metrics file of a model, or a `WeightsError` saying what is wrong."""
+    _, metrics_path = paths(name, folder)
+    if not metrics_path.is_file():
+        raise WeightsError(
+            f"No {name} metrics file at {metrics_path}. "
+            + TRAIN_HINT.format(name=name, folder=metrics_path.parent)
+        )
+    try:
+        return json.loads(metrics_path.read_text())
+    except (OSError, ValueError) as error:
+        raise WeightsError(f"The {name} metrics file {metrics_path} is unreadable: {error}")
+
+
+def save(name: str, model, config, metrics: dict, folder: str | os.PathLike) -> Path:
+    """Saves a model's weights and its metrics (with config and checksum) to a folder."""
+    weights_path, metrics_path = paths(name, folder)
+    weights_path.parent.mkdir(parents=True, exist_ok=True)
+    model.save_weights(weights_path)
+    record = {**metrics, "config": config.to_dict(), "weights_sha256": sha256(weights_path)}
+    metrics_path.write_text(json.dumps(record, indent=2) + "\n")
+    return weights_path
+
+
+def load(name: str, folder: str | os.PathLike | None = None, verify: bool = True):
+    """Rebuilds a model from its saved configuration and loads its weights.
+
+    Returns:
+        `(built, metrics)`: a `CapsNet` or `CNN` from `capsnet.models`, and the metrics file.
+
+    Raises:
+        WeightsError: the weights or metrics file is missing, the checksum differs, or the
+            weights do not fit the architecture.
+    """
+    from capsnet.models import build_capsnet, build_cnn  # Keras loads only when needed
+
+    weights_path, _ = paths(name, folder)
+    metrics = read_metrics(name, folder)
+    if not weights_path.is_file():
+        raise WeightsError(
+            f"No {name} weights at {weights_path}. "
+            + TRAIN_HINT.format(name=name, folder=weights_path.parent)
+        )
+    expected = metrics.get("weights_sha256")
+    if verify and expected and sha256(weights_path) != expected:
+        raise WeightsError(
+            f"The {name} weights file {weights_path} is damaged or not the one its metrics "
+            "describe (SHA-256 mismatch). Restore it (`git checkout -- "
+            f"{weights_path.name}`, or `git lfs pull`) or retrain it."
+        )
+    try:
+        if name == "capsnet":
+            built = build_capsnet(CapsNetConfig.from_dict(metrics.get("config", {})))
+        else:
+            built = build_cnn(CNNConfig.from_dict(metrics.get("config", {})))
+        built.model.load_weights(weights_path)
+    except Exception as error:  # h5py, shape and layer-count errors all land here
+        raise WeightsError(
+            f"The {name} weights file {weights_path} could not be loaded into the {name} "
+            f"architecture: {error}"
+        ) from error
+    return built, metrics

@@ -1,0 +1,98 @@
+"""Model configurations: every architectural number has a name and a reason.
+
+A configuration is saved as JSON beside the weights it trained, so the page and
+the command line rebuild exactly the architecture that a weights file holds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+IMAGE_SIZE = 28  # MNIST digits are 28x28 grey-level images
+NUM_CLASSES = 10
+
+
+@dataclass(frozen=True)
+class CapsNetConfig:
+    """The CapsNet of Sabour, Frosst and Hinton (2017), Section 4 and Figure 1."""
+
+    conv1_filters: int = 256  # Conv1: 256 channels, 9x9 kernels, stride 1, ReLU
+    conv1_kernel: int = 9
+    primary_types: int = 32  # PrimaryCaps: 32 channels of 8D capsules...
+    primary_dim: int = 8
+    primary_kernel: int = 9  # ...from 9x9 kernels with stride 2 (a 6x6 grid)
+    primary_strides: int = 2
+    digit_dim: int = 16  # DigitCaps: one 16D capsule per class
+    routings: int = 3  # Table 1: three routing iterations work best with reconstruction
+    decoder_units: tuple[int, ...] = (512, 1024)  # Figure 2: FC 512, FC 1024, then 784 sigmoid
+    reconstruction_weight: float = 0.0005 * IMAGE_SIZE * IMAGE_SIZE
+    # the paper's 0.0005 on the sum of squared errors, expressed for a mean squared error
+    transform_init_stddev: float = 0.05
+    # W_ij ~ N(0, 0.05^2) starts capsule lengths around 0.1-0.5, well off the 0.81 margin-loss
+    # plateau where tiny lengths (~3e-4 from Glorot-scaled W) leave the loss flat
+    detach_routing: bool = True
+    # agreement updates of the routing logits carry no gradient; only the final iteration's
+    # coupling-weighted sum does (as in the reference Keras implementation by X. Guo)
+
+    @property
+    def primary_grid(self) -> int:
+        """Side of the PrimaryCaps grid: 28 -> 20 (Conv1) -> 6 (PrimaryCaps)."""
+        conv1 = IMAGE_SIZE - self.conv1_kernel + 1
+        return (conv1 - self.primary_kernel) // self.primary_strides + 1
+
+    @property
+    def num_primary(self) -> int:
+        """Number of primary capsules: 6 * 6 * 32 = 1152."""
+        return self.primary_grid**2 * self.primary_types
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, config: dict) -> CapsNetConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in config.items() if k in known}
+        if "decoder_units" in values:
+            values["decoder_units"] = tuple(values["decoder_units"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class CNNConfig:
+    """A small modern CNN: three blocks of batch-normalised convolutions with dropout.
+
+    The layout follows the strongest small Kaggle MNIST CNNs: two 3x3 convolutions then a
+    strided 5x5 convolution in place of pooling, per block.
+    """
+
+    block_filters: tuple[int, ...] = (32, 64)
+    head_filters: int = 128  # a 4x4 convolution that sees the whole remaining 4x4 map
+    dropout: float = 0.4
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, config: dict) -> CNNConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in config.items() if k in known}
+        if "block_filters" in values:
+            values["block_filters"] = tuple(values["block_filters"])
+        return cls(**values)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings shared by both models (the paper's code uses Adam and decay)."""
+
+    epochs: int = 50
+    batch_size: int = 100
+    learning_rate: float = 1e-3
+    lr_decay: float = 0.9  # multiply the learning rate by this once per epoch
+    max_shift: int = 2  # Section 5: "shifted by up to 2 pixels in each direction"
+    validation_size: int = 5000  # carved from the training set; the test set chooses nothing
+    seed: int = 1
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)

@@ -1,0 +1,39 @@
+"""Losses of the CapsNet paper, written with `keras.ops`."""
+
+from __future__ import annotations
+
+from keras import ops
+
+M_PLUS = 0.9  # Eq. 4: a present class should have a capsule at least this long
+M_MINUS = 0.1  # Eq. 4: an absent class should have a capsule at most this long
+LAMBDA = 0.5  # Eq. 4: down-weights absent classes so that early learning does not
+# shrink every capsule's length
+
+
+def margin_loss(y_true, lengths):
+    """Margin loss (Eq. 4), summed over classes and averaged over the batch.
+
+    `L_k = T_k max(0, m+ - |v_k|)^2 + lambda (1 - T_k) max(0, |v_k| - m-)^2`
+
+    Args:
+        y_true: one-hot labels, `(batch, num_classes)`.
+        lengths: capsule lengths, `(batch, num_classes)`.
+
+    Returns:
+        The scalar mean loss.
+    """
+    y_true = ops.cast(y_true, lengths.dtype)
+    present = y_true * ops.square(ops.relu(M_PLUS - lengths))
+    absent = LAMBDA * (1.0 - y_true) * ops.square(ops.relu(lengths - M_MINUS))
+    return ops.mean(ops.sum(present + absent, axis=-1))
+
+
+def reconstruction_loss(images, reconstructions):
+    """Mean squared error between images and reconstructions, per example.
+
+    The paper weights the sum of squared errors by 0.0005; with the mean over 784 pixels
+    the same weight is 0.0005 * 784 (`CapsNetConfig.reconstruction_weight`).
+    """
+    images = ops.reshape(images, (ops.shape(images)[0], -1))
+    reconstructions = ops.reshape(reconstructions, (ops.shape(reconstructions)[0], -1))
+    return ops.mean(ops.square(images - reconstructions), axis=-1)

@@ -1,0 +1,163 @@
+"""Model factories: the paper's CapsNet and a CNN baseline, built from config objects."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+from keras import layers
+
+from capsnet.config import IMAGE_SIZE, NUM_CLASSES, CapsNetConfig, CNNConfig
+from capsnet.layers import CapsuleLength, DigitCapsules, Mask, PrimaryCapsules, RandomShift
+from capsnet.losses import margin_loss, reconstruction_loss
+
+IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
+
+
+class CapsNetTrainer(keras.Model):
+    """The CapsNet in training: margin loss plus the weighted reconstruction loss.
+
+    Its outputs are `(lengths, reconstruction, target)`, where `target` is the image as the
+    network saw it after augmentation, so the decoder learns to redraw the shifted digit.
+    """
+
+    def __init__(self, *args, reconstruction_weight: float, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.reconstruction_weight = reconstruction_weight
+        self.margin_tracker = keras.metrics.Mean(name="margin_loss")
+        self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        lengths, reconstruction, target = y_pred
+        margin = margin_loss(y, lengths)
+        reconstruction = keras.ops.mean(reconstruction_loss(target, reconstruction))
+        self.margin_tracker.update_state(margin)
+        self.reconstruction_tracker.update_state(reconstruction)
+        return margin + self.reconstruction_weight * reconstruction
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return super().compute_metrics(x, y, y_pred[0], sample_weight)
+
+
+@dataclass
+class CapsNet:
+    """The three views of one CapsNet; they share every layer and weight.
+
+    Attributes:
+        model: image -> `{"lengths", "capsules", "reconstruction", "couplings"}`, the
+            reconstruction drawn from the longest capsule. Its weights are the shipped file.
+        reconstructor: `[capsules, one-hot class]` -> image: the decoder behind a mask,
+            for reconstructing any class or a capsule whose pose was changed.
+        trainer: `[image, one-hot label]` -> `(lengths, reconstruction, target)`, with
+            random shifts and the true class masked, for `fit`.
+    """
+
+    config: CapsNetConfig
+    model: keras.Model
+    reconstructor: keras.Model
+    trainer: CapsNetTrainer
+
+
+def build_capsnet(config: CapsNetConfig | None = None, max_shift: int = 2,
+                  seed: int | None = None) -> CapsNet:
+    """Builds the CapsNet of Sabour et al. (2017), Figure 1 and Figure 2."""
+    config = config or CapsNetConfig()
+
+    # 1) Encoder layers: Conv1 -> PrimaryCaps -> DigitCaps.
+    conv1 = layers.Conv2D(config.conv1_filters, config.conv1_kernel, activation="relu",
+                          name="conv1")
+    primary = PrimaryCapsules(config.primary_types, config.primary_dim,
+                              config.primary_kernel, config.primary_strides,
+                              name="primary_caps")
+    digit = DigitCapsules(
+        NUM_CLASSES, config.digit_dim, routings=config.routings, return_couplings=True,
+        detach_routing=config.detach_routing,
+        kernel_initializer=keras.initializers.RandomNormal(
+            stddev=config.transform_init_stddev, seed=seed),
+        name="digit_caps",
+    )
+    length = CapsuleLength(name="lengths")
+    mask = Mask(name="mask")
+
+    # 2) Decoder (Figure 2): a masked 160-vector -> FC 512 -> FC 1024 -> FC 784 sigmoid.
+    decoder = keras.Sequential(
+        [keras.Input((NUM_CLASSES * config.digit_dim,))]
+        + [layers.Dense(units, activation="relu") for units in config.decoder_units]
+        + [layers.Dense(IMAGE_SIZE * IMAGE_SIZE, activation="sigmoid"),
+           layers.Reshape(IMAGE_SHAPE)],
+        name="decoder",
+    )
+
+    def encode(images):
+        capsules, couplings = digit(primary(conv1(images)))  # (batch, 10, 16)
+        return capsules, couplings
+
+    # 3) Inference: reconstruct from the longest capsule.
+    images = keras.Input(IMAGE_SHAPE, name="image")
+    capsules, couplings = encode(images)
+    model = keras.Model(
+        images,
+        {
+            "lengths": length(capsules),
+            "capsules": capsules,
+            "reconstruction": decoder(mask(capsules)),
+            "couplings": couplings,
+        },
+        name="capsnet",
+    )
+
+    # 4) Reconstruction from any capsules and any chosen class.
+    capsule_input = keras.Input((NUM_CLASSES, config.digit_dim), name="capsules")
+    class_input = keras.Input((NUM_CLASSES,), name="class_one_hot")
+    reconstructor = keras.Model(
+        [capsule_input, class_input], decoder(mask([capsule_input, class_input])),
+        name="capsnet_reconstructor",
+    )
+
+    # 5) Training: shift, then reconstruct the true class from the shifted image.
+    train_images = keras.Input(IMAGE_SHAPE, name="image")
+    labels = keras.Input((NUM_CLASSES,), name="label_one_hot")
+    shifted = RandomShift(max_shift, seed=seed, name="random_shift")(train_images)
+    train_capsules, _ = encode(shifted)
+    trainer = CapsNetTrainer(
+        [train_images, labels],
+        [length(train_capsules), decoder(mask([train_capsules, labels])), shifted],
+        reconstruction_weight=config.reconstruction_weight,
+        name="capsnet_trainer",
+    )
+    return CapsNet(config, model, reconstructor, trainer)
+
+
+@dataclass
+class CNN:
+    """The CNN baseline and its training view (random shifts in front of it)."""
+
+    config: CNNConfig
+    model: keras.Model
+    trainer: keras.Model
+
+
+def build_cnn(config: CNNConfig | None = None, max_shift: int = 2,
+              seed: int | None = None) -> CNN:
+    """Builds the CNN baseline: per block, two 3x3 convolutions and a strided 5x5 one,
+    each batch-normalised, then dropout; a 4x4 convolution head and a softmax."""
+    config = config or CNNConfig()
+
+    def conv(filters, kernel, strides=1, padding="valid"):
+        return [layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False),
+                layers.BatchNormalization(), layers.Activation("relu")]
+
+    stack = [keras.Input(IMAGE_SHAPE, name="image")]
+    for filters in config.block_filters:
+        # 28 -> 26 -> 24 -> 12, then 12 -> 10 -> 8 -> 4
+        stack += conv(filters, 3) + conv(filters, 3) + conv(filters, 5, 2, "same")
+        stack += [layers.Dropout(config.dropout, seed=seed)]
+    stack += conv(config.head_filters, 4)  # 4x4 -> 1x1
+    stack += [layers.Flatten(), layers.Dropout(config.dropout, seed=seed),
+              layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")]
+    model = keras.Sequential(stack, name="cnn")
+
+    train_images = keras.Input(IMAGE_SHAPE, name="image")
+    shifted = RandomShift(max_shift, seed=seed, name="random_shift")(train_images)
+    trainer = keras.Model(train_images, model(shifted), name="cnn_trainer")
+    return CNN(config, model, trainer)

@@ -1,0 +1,135 @@
+"""Train and evaluate the CapsNet and the CNN baseline on MNIST.
+
+Examples:
+    python train.py train --model both --data path/to/mnist.npz --out runs/main
+    python train.py evaluate --data path/to/mnist.npz
+
+The same command trains on TensorFlow (CPU) and on JAX (GPU): set KERAS_BACKEND=jax.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from capsnet import checkpoints
+from capsnet.config import CapsNetConfig, CNNConfig, TrainConfig
+from capsnet.data import DATA_ENV, DataError, load_mnist, load_test
+
+DEFAULTS = TrainConfig()
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    data_help = (f"MNIST .npz in the keras.datasets layout (default: ${DATA_ENV}, "
+                 "else Keras' download)")
+
+    train = commands.add_parser("train", help="train one model or both")
+    train.add_argument("--model", choices=("capsnet", "cnn", "both"), default="both",
+                       help="which model to train (default: both)")
+    train.add_argument("--data", type=Path, default=None, help=data_help)
+    train.add_argument("--out", type=Path, default=Path("runs/latest"),
+                       help="folder for <model>.weights.h5 and <model>.json "
+                            "(default: runs/latest; the page reads capsnet/weights)")
+    train.add_argument("--epochs", type=int, default=DEFAULTS.epochs,
+                       help=f"training epochs (default: {DEFAULTS.epochs})")
+    train.add_argument("--batch-size", type=int, default=DEFAULTS.batch_size,
+                       help=f"images per step (default: {DEFAULTS.batch_size})")
+    train.add_argument("--lr", type=float, default=DEFAULTS.learning_rate,
+                       help=f"initial Adam learning rate (default: {DEFAULTS.learning_rate})")
+    train.add_argument("--lr-decay", type=float, default=DEFAULTS.lr_decay,
+                       help="learning-rate factor applied once per epoch, exponential decay "
+                            f"(default: {DEFAULTS.lr_decay})")
+    train.add_argument("--max-shift", type=int, default=DEFAULTS.max_shift,
+                       help="random shifts of up to this many pixels, the paper's augmentation "
+                            f"(default: {DEFAULTS.max_shift}; 0 turns it off)")
+    train.add_argument("--validation-size", type=int, default=DEFAULTS.validation_size,
+                       help="training images held out to choose the best epoch "
+                            f"(default: {DEFAULTS.validation_size})")
+    train.add_argument("--limit", type=int, default=None,
+                       help="train on only this many images (quick runs and tests)")
+    train.add_argument("--routings", type=int, default=CapsNetConfig.routings,
+                       help=f"CapsNet routing iterations (default: {CapsNetConfig.routings})")
+    train.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                       help=f"random seed for weights, shifts and the split "
+                            f"(default: {DEFAULTS.seed})")
+    train.add_argument("--jit-compile", choices=("auto", "true", "false"), default="auto",
+                       help="XLA compilation: 'auto' compiles on JAX and on GPUs and not on "
+                            "a TensorFlow CPU, where XLA's convolution gradients are slow "
+                            "(default: auto)")
+    train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
+                       help="0 silent, 1 progress bar, 2 one line per epoch (default: 1)")
+
+    evaluate = commands.add_parser(
+        "evaluate", help="measure the shipped weights on the full test set (JSON to stdout)")
+    evaluate.add_argument("--data", type=Path, default=None, help=data_help)
+    evaluate.add_argument("--weights", type=Path, default=None,
+                          help="weights folder (default: $CAPSNET_WEIGHTS, else the shipped "
+                               "capsnet/weights)")
+    evaluate.add_argument("--model", choices=("capsnet", "cnn", "both"), default="both",
+                          help="which model to evaluate (default: both)")
+    return parser.parse_args(argv)
+
+
+def run_train(args: argparse.Namespace) -> None:
+    import keras
+
+    from capsnet.training import train
+
+    train_config = TrainConfig(
+        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+        lr_decay=args.lr_decay, max_shift=args.max_shift,
+        validation_size=args.validation_size, seed=args.seed,
+    )
+    data = load_mnist(args.data, train_config.validation_size, seed=train_config.seed)
+    if args.limit:
+        data.train.images = data.train.images[:args.limit]
+        data.train.labels = data.train.labels[:args.limit]
+    jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
+    names = ("cnn", "capsnet") if args.model == "both" else (args.model,)
+    print(f"Keras {keras.__version__} on {keras.backend.backend()}; "
+          f"{len(data.train)} training, {len(data.validation)} validation images",
+          file=sys.stderr)
+    for name in names:
+        config = CapsNetConfig(routings=args.routings) if name == "capsnet" else CNNConfig()
+        record = train(name, data, train_config, args.out, config, jit_compile=jit,
+                       verbose=args.verbose)
+        print(f"{name}: test accuracy {record['test_accuracy']:.4f} "
+              f"({record['test_errors']} errors), best epoch {record['best_epoch']} of "
+              f"{record['epochs_run']}, {record['training_seconds']:.0f} s on "
+              f"{record['device']} -> {args.out}", file=sys.stderr)
+
+
+def run_evaluate(args: argparse.Namespace) -> None:
+    from capsnet.training import evaluate
+
+    test = load_test(args.data)
+    names = ("cnn", "capsnet") if args.model == "both" else (args.model,)
+    results = {}
+    for name in names:
+        built, _ = checkpoints.load(name, args.weights)
+        measured = evaluate(name, built.model, test)
+        results[name] = {key: measured[key] for key in ("test_accuracy", "test_errors")}
+    print(json.dumps(results))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        if args.command == "train":
+            run_train(args)
+        else:
+            run_evaluate(args)
+    except (DataError, checkpoints.WeightsError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
