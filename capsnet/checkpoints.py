@@ -57,7 +57,9 @@ def read_metrics(name: str, folder: str | os.PathLike | None = None) -> dict:
     try:
         return json.loads(metrics_path.read_text())
     except (OSError, ValueError) as error:
-        raise WeightsError(f"The {name} metrics file {metrics_path} is unreadable: {error}")
+        raise WeightsError(
+            f"The {name} metrics file {metrics_path} is unreadable: {error}"
+        ) from error
 
 
 def save(name: str, model, config, metrics: dict, folder: str | os.PathLike) -> Path:

@@ -32,6 +32,7 @@ class PrimaryCapsules(keras.layers.Layer):
         dim: dimension of each capsule vector.
         kernel_size: side of the square convolution kernel.
         strides: stride of the convolution.
+        kernel_initializer: initializer of the convolution kernel.
 
     Input shape:
         `(batch, height, width, channels)`.
@@ -40,7 +41,8 @@ class PrimaryCapsules(keras.layers.Layer):
         `(batch, grid_height * grid_width * num_types, dim)`, squashed.
     """
 
-    def __init__(self, num_types: int, dim: int, kernel_size: int, strides: int = 1, **kwargs):
+    def __init__(self, num_types: int, dim: int, kernel_size: int, strides: int = 1,
+                 kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         for name, value in (("num_types", num_types), ("dim", dim),
                             ("kernel_size", kernel_size), ("strides", strides)):
@@ -50,9 +52,10 @@ class PrimaryCapsules(keras.layers.Layer):
         self.dim = dim
         self.kernel_size = kernel_size
         self.strides = strides
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
         self.conv = keras.layers.Conv2D(
             filters=num_types * dim, kernel_size=kernel_size, strides=strides,
-            padding="valid", name="conv",
+            padding="valid", kernel_initializer=self.kernel_initializer, name="conv",
         )
 
     def build(self, input_shape):
@@ -79,6 +82,7 @@ class PrimaryCapsules(keras.layers.Layer):
             "dim": self.dim,
             "kernel_size": self.kernel_size,
             "strides": self.strides,
+            "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
         }
         return {**base_config, **config}
 

@@ -65,9 +65,13 @@ def build_capsnet(config: CapsNetConfig | None = None, max_shift: int = 2,
 
     # 1) Encoder layers: Conv1 -> PrimaryCaps -> DigitCaps.
     conv1 = layers.Conv2D(config.conv1_filters, config.conv1_kernel, activation="relu",
+                          kernel_initializer=keras.initializers.get(
+                              {"class_name": config.conv_init, "config": {"seed": seed}}),
                           name="conv1")
     primary = PrimaryCapsules(config.primary_types, config.primary_dim,
                               config.primary_kernel, config.primary_strides,
+                              kernel_initializer=keras.initializers.get(
+                                  {"class_name": config.conv_init, "config": {"seed": seed}}),
                               name="primary_caps")
     digit = DigitCapsules(
         NUM_CLASSES, config.digit_dim, routings=config.routings, return_couplings=True,

@@ -86,7 +86,10 @@ def to_ink(image: np.ndarray | Image.Image) -> np.ndarray:
     # 2) Opaque: the border tells the paper from the ink; stretch paper to 0, ink to 1.
     border = np.concatenate([luminance[0], luminance[-1], luminance[:, 0], luminance[:, -1]])
     ink = 1.0 - luminance if np.median(border) > 0.5 else luminance
-    paper = float(np.median(np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])))
+    edge = np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])
+    # paper level plus three robust standard deviations of its grain (1.4826 MAD)
+    paper = float(np.median(edge))
+    paper += 3 * 1.4826 * float(np.median(np.abs(edge - paper)))
     peak = float(ink.max())
     if peak - paper < INK_THRESHOLD:
         return np.zeros_like(ink)

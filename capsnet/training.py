@@ -54,15 +54,18 @@ def describe_device() -> str:
         query = ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"]
         names = subprocess.run(query, capture_output=True, text=True).stdout.split("\n")
         return f"{len(devices)} x {names[0].strip()}"
-    cpu = platform.processor() or platform.machine()
+    return f"CPU: {cpu_model()}, {len(devices) or 1} device(s)"
+
+
+def cpu_model() -> str:
+    """The processor's model name (from /proc/cpuinfo where there is one)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
+                return line.split(":", 1)[1].strip()
     except OSError:
         pass
-    return f"CPU: {cpu}, {len(devices) or 1} device(s)"
+    return platform.processor() or platform.machine()
 
 
 class KeepBest(keras.callbacks.Callback):
@@ -106,6 +109,29 @@ def _optimizer(train_config: TrainConfig, steps_per_epoch: int) -> keras.optimiz
     return keras.optimizers.Adam(schedule)
 
 
+def compile_trainer(name: str, built, train_config: TrainConfig, steps_per_epoch: int,
+                    jit_compile="auto") -> None:
+    """Compiles a model's trainer for `fit`: Adam with per-epoch decay, and the model's loss.
+
+    Args:
+        name: "capsnet" or "cnn".
+        built: the `CapsNet` or `CNN` from `capsnet.models` whose trainer is compiled.
+        train_config: the learning rate and its decay.
+        steps_per_epoch: optimizer steps between two decays of the learning rate.
+        jit_compile: passed to `keras.Model.compile`.
+    """
+    if name not in ("capsnet", "cnn"):
+        raise ValueError(f"name must be 'capsnet' or 'cnn'. Received: name={name!r}")
+    # CapsNetTrainer.compute_loss adds margin and weighted reconstruction losses itself.
+    loss = None if name == "capsnet" else "categorical_crossentropy"
+    built.trainer.compile(
+        optimizer=_optimizer(train_config, steps_per_epoch),
+        loss=loss,
+        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        jit_compile=jit_compile,
+    )
+
+
 def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
           model_config: CapsNetConfig | CNNConfig | None = None, jit_compile="auto",
           verbose: int | str = "auto") -> dict:
@@ -118,24 +144,17 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
     steps_per_epoch = int(np.ceil(len(data.train) / train_config.batch_size))
     if name == "capsnet":
         built = build_capsnet(model_config, train_config.max_shift, seed=train_config.seed)
-        loss = None  # CapsNetTrainer.compute_loss: margin + weighted reconstruction
         x_train = [data.train.images, data.train.one_hot()]
         y_train = data.train.one_hot()
         validation = ([data.validation.images, data.validation.one_hot()],
                       data.validation.one_hot())
     elif name == "cnn":
         built = build_cnn(model_config, train_config.max_shift, seed=train_config.seed)
-        loss = "categorical_crossentropy"
         x_train, y_train = data.train.images, data.train.one_hot()
         validation = (data.validation.images, data.validation.one_hot())
     else:
         raise ValueError(f"name must be 'capsnet' or 'cnn'. Received: name={name!r}")
-    built.trainer.compile(
-        optimizer=_optimizer(train_config, steps_per_epoch),
-        loss=loss,
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
-        jit_compile=jit_compile,
-    )
+    compile_trainer(name, built, train_config, steps_per_epoch, jit_compile)
 
     record = {
         "model": name,

@@ -11,3 +11,29 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 MNIST_PATH = Path(os.environ.get("CAPSNET_MNIST", ROOT.parent / "shared" / "data" / "mnist.npz"))
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def lab():
+    """Both trained models: from $CAPSNET_WEIGHTS when set, else the shipped weights."""
+    from capsnet.inference import Lab
+
+    return Lab.load()
+
+
+@pytest.fixture(scope="session")
+def mnist_path():
+    if not MNIST_PATH.is_file():
+        pytest.skip(f"the full MNIST file is not at {MNIST_PATH}; set CAPSNET_MNIST")
+    return MNIST_PATH
+
+
+@pytest.fixture(scope="session")
+def weights_folder() -> Path:
+    """The weights the tests run against: `$CAPSNET_WEIGHTS` if set, else the shipped ones."""
+    from capsnet.checkpoints import weights_dir
+
+    return weights_dir()

@@ -28,7 +28,7 @@ def numpy_routing(u, W, iterations):
         u_hat = np.einsum("ijkd,id->ijk", W, example)  # (num_in, num_out, dim)
         b = np.zeros(u_hat.shape[:2])
         couplings = []
-        for r in range(iterations):
+        for _ in range(iterations):
             c = np.exp(b) / np.exp(b).sum(axis=1, keepdims=True)
             couplings.append(c)
             s = (c[..., None] * u_hat).sum(axis=0)

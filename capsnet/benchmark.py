@@ -1,0 +1,171 @@
+"""Speed and memory of both models and of the page's steps on this machine, as Markdown.
+
+Every time is the median of several runs after a warm-up run, so that tracing and
+compiling the Keras functions is not counted. The inputs are real MNIST test digits from
+the committed sample, and the page's drawing is one of them drawn into a canvas-sized
+RGBA image, white ink on a clear sheet, as the page's canvas hands it over.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+
+import keras
+import numpy as np
+from PIL import Image
+
+from capsnet import checkpoints
+from capsnet.config import NUM_CLASSES, TrainConfig
+from capsnet.inference import Lab
+from capsnet.models import build_capsnet, build_cnn
+from capsnet.samples import load_sample
+from capsnet.training import compile_trainer, cpu_model, describe_device
+
+try:
+    import resource
+except ImportError:  # not on Windows
+    resource = None
+
+BATCH = TrainConfig.batch_size  # training batch, and the batch timed for inference
+CANVAS = 280  # side of the page's drawing canvas in pixels: 10x an MNIST digit
+POSE_NUDGE = 0.1  # a slider move: one pose dimension changed by this much (range +-0.25)
+SEED = 1
+
+
+def median_seconds(function: Callable[[], object], repeats: int, warmup: int = 1) -> float:
+    """Median wall time of `function()` over `repeats` runs, after `warmup` untimed runs."""
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def canvas_drawing(digit: np.ndarray, size: int = CANVAS) -> np.ndarray:
+    """A uint8 MNIST digit `(28, 28)` as the page's canvas gives it: `(size, size, 4)` RGBA,
+    white ink whose alpha is the ink level, on a transparent sheet."""
+    alpha = np.asarray(Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR))
+    drawing = np.full((size, size, 4), 255, dtype="uint8")
+    drawing[..., 3] = alpha
+    return drawing
+
+
+def memory() -> tuple[int | None, int | None]:
+    """`(peak, current)` resident memory of this process in bytes; None where unknown."""
+    peak = None
+    if resource is not None:
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        peak *= 1 if sys.platform == "darwin" else 1024  # bytes on macOS, KiB on Linux
+    try:
+        with open("/proc/self/statm") as statm:
+            current = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        current = None
+    return peak, current
+
+
+def _models(folder) -> tuple[Lab, str]:
+    """The shipped (or given) models, else freshly built ones, and a line saying which."""
+    try:
+        lab = Lab.load(folder)
+        return lab, f"Weights: {checkpoints.weights_dir(folder)}."
+    except checkpoints.WeightsError as error:
+        keras.utils.set_random_seed(SEED)
+        lab = Lab(build_cnn(seed=SEED), build_capsnet(seed=SEED))
+        reason = " ".join(str(error).split())
+        return lab, ("Weights: none loaded, so freshly built models were timed (timings do "
+                     f"not depend on weight values). {reason}")
+
+
+def _header(weights_line: str, repeats: int, train_steps: int) -> list[str]:
+    backend = keras.backend.backend()
+    backend_version = getattr(importlib.import_module(backend), "__version__", "?")
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    load = f", load average {os.getloadavg()[0]:.1f} at the start" if hasattr(
+        os, "getloadavg") else ""
+    device = describe_device()
+    gpu = "" if device.startswith("CPU") else f"; computing on {device}"
+    return [
+        f"Keras {keras.__version__} on {backend} {backend_version}, Python "
+        f"{platform.python_version()}; CPU: {cpu_model()}, {cores} cores{load}{gpu}.",
+        weights_line,
+        f"Times: median of {_count(repeats, 'run')} after a warm-up run; training: median of "
+        f"{_count(train_steps, 'step')} of {BATCH} images after a warm-up step.",
+    ]
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def _mebibytes(size: int | None) -> str:
+    return "unknown" if size is None else f"{size / 2**20:.0f} MiB"
+
+
+def run(repeats: int = 5, train_steps: int = 3, folder=None) -> str:
+    """Times everything and returns the Markdown: header lines, then one table."""
+    lab, weights_line = _models(folder)
+    sample = load_sample()
+    images = (sample.images[:BATCH].astype("float32") / 255.0)[..., None]  # (100, 28, 28, 1)
+    one_hot = np.eye(NUM_CLASSES, dtype="float32")[sample.labels[:BATCH]]  # (100, 10)
+    models = {"CNN": lab.cnn, "CapsNet": lab.capsnet}
+    rows = []
+
+    # 1) Inference through the compiled predict function, as `Lab` calls it.
+    for size in (1, BATCH):
+        for title, built in models.items():
+            batch = images[:size]
+            seconds = median_seconds(lambda m=built.model, b=batch: m.predict_on_batch(b),
+                                     repeats)
+            rows.append((f"{title} inference, {size} image{'s' * (size > 1)}",
+                         _duration(seconds)))
+
+    # 2) The page: a canvas drawing to both answers and a reconstruction, a pose-slider
+    #    move, and the Figure 4 grid.
+    drawing = canvas_drawing(sample.images[0])
+    analysis = lab.analyze_drawing(drawing)
+    pose = np.zeros(analysis.capsules.shape[-1], dtype="float32")
+    pose[0] = POSE_NUDGE
+    label = analysis.capsnet_label
+    page = [
+        (f"Page: {CANVAS}x{CANVAS} canvas drawing -> preprocessing, both answers and the "
+         "reconstruction", lambda: lab.analyze_drawing(drawing)),
+        ("Page: pose-slider move -> new reconstruction",
+         lambda: lab.reconstruct(analysis.capsules, label, pose)),
+        ("Page: Figure 4 grid (16 dimensions x 11 steps of reconstructions)",
+         lambda: lab.pose_grid(analysis.capsules, label)),
+    ]
+    rows += [(title, _duration(median_seconds(step, repeats))) for title, step in page]
+
+    # 3) Training steps of each model's compiled trainer (last: they change the weights).
+    for title, built in models.items():
+        name = title.lower()
+        compile_trainer(name, built, TrainConfig(), steps_per_epoch=1)  # decay costs nothing
+        x = [images, one_hot] if name == "capsnet" else images
+        seconds = median_seconds(lambda t=built.trainer, x=x: t.train_on_batch(x, one_hot),
+                                 train_steps)
+        rows.append((f"{title} training, batches of {BATCH}",
+                     f"{BATCH / seconds:.0f} images/s"))
+
+    # 4) Memory after all of the above.
+    peak, current = memory()
+    rows += [("Process memory, peak resident", _mebibytes(peak)),
+             ("Process memory, resident now", _mebibytes(current))]
+
+    lines = _header(weights_line, repeats, train_steps) + ["", "| Measurement | Result |",
+                                                           "|---|---:|"]
+    lines += [f"| {title} | {value} |" for title, value in rows]
+    return "\n".join(lines)

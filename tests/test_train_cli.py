@@ -1,0 +1,42 @@
+"""The training command line: a tiny run writes weights and metrics; evaluate prints JSON."""
+
+import json
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def run(*args, env=None):
+    return subprocess.run([sys.executable, "train.py", *args], cwd=ROOT, capture_output=True,
+                          text=True, env=env)
+
+
+def test_train_then_evaluate(tmp_path, mnist_path):
+    out = tmp_path / "run"
+    result = run("train", "--model", "cnn", "--data", str(mnist_path), "--limit", "200",
+                 "--validation-size", "100", "--epochs", "1", "--out", str(out), "--verbose", "0")
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads((out / "cnn.json").read_text())
+    assert metrics["test_images"] == 10000
+    assert metrics["epochs_run"] == 1 and metrics["train_images"] == 200
+    assert (out / "cnn.weights.h5").is_file()
+
+    result = run("evaluate", "--model", "cnn", "--data", str(mnist_path), "--weights", str(out))
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)
+    assert printed == {"cnn": {"test_accuracy": metrics["test_accuracy"],
+                               "test_errors": metrics["test_errors"]}}
+
+
+def test_missing_data_is_a_clear_error(tmp_path):
+    result = run("evaluate", "--data", str(tmp_path / "absent.npz"))
+    assert result.returncode == 2
+    assert "error: No MNIST file" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_help_documents_every_flag():
+    result = run("train", "--help")
+    for flag in ("--epochs", "--batch-size", "--lr", "--lr-decay", "--max-shift", "--seed",
+                 "--out", "--data", "--model"):
+        assert flag in result.stdout
