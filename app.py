@@ -17,18 +17,22 @@ Session state the page reads, so that a script or a test can drive it (set a key
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import io
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import keras
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
+from PIL import Image
 from streamlit_drawable_canvas import st_canvas
 
 from capsnet import charts, checkpoints
-from capsnet.config import NUM_CLASSES
+from capsnet.config import IMAGE_SIZE, NUM_CLASSES
 from capsnet.inference import POSE_RANGE, POSE_STEPS, Analysis, Lab
 from capsnet.preprocess import NotADigit, preprocess
 from capsnet.samples import Sample, load_sample
@@ -39,6 +43,7 @@ STROKE_DEFAULT = 18  # a marker-like pen; preprocessing brings any width to MNIS
 STROKE_LIMITS = (6, 40)  # thinner is hard to see at 280 pixels; fatter fills the canvas
 POSE_SLIDER_STEP = 0.01  # finer than Figure 4's 0.05 columns, to follow a change smoothly
 POSE_COLUMNS = 4  # sixteen sliders in four rows of four
+POSE_IMAGE_HEIGHT = 200  # pixels: the input and its reconstruction share a row with notes
 GALLERY_PAGE = NUM_CLASSES  # thumbnails per page: one of each digit in the random set
 GALLERY_COLUMNS = 5  # two rows of five fit the sidebar
 THUMBNAIL_SCALE = 2  # 28 -> 56 pixels, enlarged without blurring
@@ -71,14 +76,52 @@ class PageInput:
 
 @st.cache_resource(show_spinner="Loading the CNN and the CapsNet...")
 def load_lab(folder: str) -> Lab:
-    """Both models from a weights folder, shared by every session (the Lab is thread-safe)."""
-    return Lab.load(folder)
+    """Both models from a weights folder, shared by every session (the Lab is thread-safe).
+
+    Each model path runs once here, on a blank image, so that TensorFlow builds its
+    functions now rather than on a visitor's first stroke (which would then take seconds).
+    """
+    lab = Lab.load(folder)
+    warm_up = lab.analyze(np.zeros((IMAGE_SIZE, IMAGE_SIZE), dtype="float32"))
+    lab.reconstruct(warm_up.capsules, 0)
+    lab.pose_grid(warm_up.capsules, 0)
+    keep_models_warm()
+    return lab
+
+
+def _skip_keras_reset(free_memory: bool = True) -> None:
+    """Stands in for `keras.backend.clear_session` in the page's process (see below)."""
+
+
+def keep_models_warm() -> None:
+    """Stops the resets after every run that would make each model call slow again.
+
+    After each run Streamlit calls `keras.backend.clear_session()`, meant for scripts that
+    build models as they run. That empties TensorFlow's kernel cache, so the next call of a
+    loaded model instantiates its compiled function again: on two CPU cores an analysis
+    goes from 15 to 70-110 ms and a reconstruction from 2 to 15 ms. This page builds no
+    models while it runs, so the reset has nothing to free; `keras.utils.clear_session`
+    is left as it is. The garbage collections after each run scan TensorFlow's 350,000
+    long-lived objects, some 200 ms each on two cores; `gc.freeze` sets those aside.
+    """
+    keras.backend.clear_session = _skip_keras_reset
+    gc.freeze()
 
 
 @st.cache_resource
 def sample_digits() -> Sample:
     """The committed MNIST test digits; shared and never modified."""
     return load_sample()
+
+
+@st.cache_resource
+def thumbnail(index: int) -> bytes:
+    """A sample digit enlarged without blurring, as PNG, encoded once per process."""
+    image = sample_digits().images[index]
+    buffer = io.BytesIO()
+    Image.fromarray(image.repeat(THUMBNAIL_SCALE, 0).repeat(THUMBNAIL_SCALE, 1)).save(
+        buffer, format="PNG")
+    return buffer.getvalue()
 
 
 @st.cache_data(max_entries=ANALYSIS_CACHE, show_spinner=False)
@@ -181,8 +224,7 @@ def gallery_controls(sample: Sample) -> None:
     for position, index in enumerate(order[page * GALLERY_PAGE:(page + 1) * GALLERY_PAGE]):
         label, number = int(sample.labels[index]), int(sample.test_index[index])
         with columns[position % GALLERY_COLUMNS]:
-            enlarged = sample.images[index].repeat(THUMBNAIL_SCALE, 0).repeat(THUMBNAIL_SCALE, 1)
-            st.image(enlarged)
+            st.image(thumbnail(int(index)))
             st.button(
                 str(label), key=f"gallery_{index}", on_click=load_test_digit,
                 args=(int(index),), width="stretch",
@@ -202,8 +244,8 @@ def model_facts(folder: str) -> None:
             record = metrics.get(name, {})
             facts = []
             if "test_accuracy" in record:
-                facts.append(f"{100 * record['test_accuracy']:.2f}% of MNIST's 10,000 test "
-                              "digits right")
+                facts.append(f"{100 * record['test_accuracy']:.2f}% right on MNIST's "
+                             "10,000 test digits")
             if "parameters" in record:
                 facts.append(f"{record['parameters']:,} parameters")
             st.markdown(f"**{title}**: " + ("; ".join(facts) or "no test results recorded"))
@@ -251,7 +293,7 @@ def model_input(page_input: PageInput) -> np.ndarray:
 
 def input_panel(folder: str, page_input: PageInput | None) -> Analysis | None:
     """What the models see, enlarged; the analysis, or None (with guidance) if nothing to read."""
-    st.subheader("What the models see")
+    st.subheader("Model input")
     if page_input is None:
         st.info(GUIDANCE, icon=":material/draw:")
         return None
@@ -269,7 +311,7 @@ def input_panel(folder: str, page_input: PageInput | None) -> Analysis | None:
 
 def verdict(analysis: Analysis) -> None:
     """Each model's answer and confidence in words, and whether they agree."""
-    st.subheader("What they read")
+    st.subheader("Their answers")
     cnn, capsnet = st.columns(2)
     probability = float(analysis.cnn_probabilities[analysis.cnn_label])
     length = float(analysis.capsnet_lengths[analysis.capsnet_label])
@@ -345,12 +387,13 @@ def pose_panel(folder: str, image: np.ndarray, capsules: np.ndarray, digit: int)
     pose = pose_sliders(dimensions)  # below the images: the columns above are filled next
     reconstruction = load_lab(folder).reconstruct(capsules, digit, pose)
     with shown:
-        st.plotly_chart(charts.image_figure(image), key="reconstruct_input", config=PLOT_CONFIG)
         st.caption("Input")
-    with rebuilt:
-        st.plotly_chart(charts.image_figure(reconstruction), key="reconstruction",
+        st.plotly_chart(charts.image_figure(image, POSE_IMAGE_HEIGHT), key="reconstruct_input",
                         config=PLOT_CONFIG)
+    with rebuilt:
         st.caption(f"Decoded from the {digit} capsule")
+        st.plotly_chart(charts.image_figure(reconstruction, POSE_IMAGE_HEIGHT),
+                        key="reconstruction", config=PLOT_CONFIG)
     with notes:
         error = float(np.mean(np.square(image - reconstruction)))
         st.markdown(
@@ -418,8 +461,8 @@ def main() -> None:
         drawing = drawing_canvas(stroke_width)
         st.caption("Undo, redo and clear are in the canvas's toolbar.")
     page_input = current_input(drawing, sample)
-    if page_input is not None and page_input.origin != "drawing":
-        draw_column.caption("The models are reading the image on the right, not your "
+    if page_input is not None and page_input.origin == "gallery":
+        draw_column.caption("The models are reading the test digit on the right, not your "
                             "drawing; draw a stroke to switch back.")
     with input_column:
         analysis = input_panel(folder, page_input)

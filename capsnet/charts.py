@@ -2,7 +2,9 @@
 
 Each builder is a pure function of numpy arrays that returns a `plotly.graph_objects.Figure`;
 the page decides where it goes. The two models' bar charts share every layout setting, so
-a CNN probability and a capsule length of the same size look the same size.
+a CNN probability and a capsule length of the same size look the same size. Each figure is
+built from one dictionary: plotly validates that in a millisecond or two, where adding the
+layout afterwards (`update_layout`) takes several, and the page rebuilds figures as you draw.
 """
 
 from __future__ import annotations
@@ -34,27 +36,26 @@ def class_bars(values: np.ndarray, highlight: int, title: str, value_name: str) 
     """
     values = np.asarray(values, dtype="float64").reshape(-1)
     digits = np.arange(len(values))
-    colours = [HIGHLIGHT if digit == highlight else MUTED for digit in digits]
-    figure = go.Figure(
-        go.Bar(
-            x=digits,
-            y=values,
-            marker_color=colours,
-            text=[f"{value:.2f}" for value in values],
-            textposition="outside",
-            cliponaxis=False,  # a label above a bar of 0.99 may stand above the axis's top
-            hovertemplate=f"digit %{{x}}<br>{value_name} %{{y:.3f}}<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        title={"text": title, "x": 0.0, "xanchor": "left"},
-        height=BAR_HEIGHT,
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        showlegend=False,
-        xaxis={"tickmode": "array", "tickvals": digits, "title": "digit", "fixedrange": True},
-        yaxis={"range": [0.0, 1.0], "title": value_name, "fixedrange": True},
-    )
-    return figure
+    bar = {
+        "type": "bar",
+        "x": digits,
+        "y": values,
+        "marker": {"color": [HIGHLIGHT if digit == highlight else MUTED for digit in digits]},
+        "text": [f"{value:.2f}" for value in values],
+        "textposition": "outside",
+        "cliponaxis": False,  # a label above a bar of 0.99 may stand above the axis's top
+        "hovertemplate": f"digit %{{x}}<br>{value_name} %{{y:.3f}}<extra></extra>",
+    }
+    layout = {
+        "title": {"text": title, "x": 0.0, "xanchor": "left"},
+        "height": BAR_HEIGHT,
+        "margin": {"l": 10, "r": 10, "t": 60, "b": 10},
+        "showlegend": False,
+        "xaxis": {"tickmode": "array", "tickvals": digits, "title": {"text": "digit"},
+                  "fixedrange": True},
+        "yaxis": {"range": [0.0, 1.0], "title": {"text": value_name}, "fixedrange": True},
+    }
+    return go.Figure({"data": [bar], "layout": layout})
 
 
 def image_figure(image: np.ndarray, height: int = IMAGE_HEIGHT) -> go.Figure:
@@ -64,26 +65,24 @@ def image_figure(image: np.ndarray, height: int = IMAGE_HEIGHT) -> go.Figure:
         image: `(H, W)` grey levels; values outside [0, 1] are shown clipped.
         height: the figure's height in pixels.
     """
-    image = np.asarray(image, dtype="float32")
-    figure = go.Figure(
-        go.Heatmap(
-            z=image,
-            zmin=0.0,
-            zmax=1.0,
-            colorscale=[[0.0, "black"], [1.0, "white"]],
-            showscale=False,
-            hovertemplate="row %{y}, column %{x}<br>ink %{z:.2f}<extra></extra>",
-        )
-    )
-    figure.update_layout(
-        height=height,
-        margin={"l": 0, "r": 0, "t": 0, "b": 0},
-        xaxis={"visible": False, "constrain": "domain", "fixedrange": True},
+    heatmap = {
+        "type": "heatmap",
+        "z": np.asarray(image, dtype="float32"),
+        "zmin": 0.0,
+        "zmax": 1.0,
+        "colorscale": [[0.0, "black"], [1.0, "white"]],
+        "showscale": False,
+        "hovertemplate": "row %{y}, column %{x}<br>ink %{z:.2f}<extra></extra>",
+    }
+    layout = {
+        "height": height,
+        "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+        "xaxis": {"visible": False, "constrain": "domain", "fixedrange": True},
         # row 0 is the top of an image; scaleanchor keeps the pixels square
-        yaxis={"visible": False, "autorange": "reversed", "scaleanchor": "x",
-               "constrain": "domain", "fixedrange": True},
-    )
-    return figure
+        "yaxis": {"visible": False, "autorange": "reversed", "scaleanchor": "x",
+                  "constrain": "domain", "fixedrange": True},
+    }
+    return go.Figure({"data": [heatmap], "layout": layout})
 
 
 def stitch(grid: np.ndarray, gap: int = GRID_GAP, gap_level: float = GRID_GAP_LEVEL) -> np.ndarray:
@@ -132,17 +131,17 @@ def pose_grid_figure(grid: np.ndarray, steps: np.ndarray) -> go.Figure:
     image = stitch(grid)
     x_centres = np.arange(columns) * (width + GRID_GAP) + (width - 1) / 2
     y_centres = np.arange(rows) * (height + GRID_GAP) + (height - 1) / 2
-    figure = go.Figure(go.Image(source=png_data_uri(image), hoverinfo="skip"))
-    figure.update_layout(
-        height=rows * GRID_CELL + 80,
-        margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        xaxis={"tickmode": "array", "tickvals": x_centres,
-               "ticktext": [f"{step:+.2f}" if round(step, 2) else "0" for step in steps],
-               "title": "change added to the dimension", "side": "top",
-               "showgrid": False, "zeroline": False, "fixedrange": True},
-        yaxis={"tickmode": "array", "tickvals": y_centres,
-               "ticktext": [str(row + 1) for row in range(rows)],
-               "title": "capsule dimension", "showgrid": False, "zeroline": False,
-               "fixedrange": True},
-    )
-    return figure
+    layout = {
+        "height": rows * GRID_CELL + 80,
+        "margin": {"l": 10, "r": 10, "t": 10, "b": 10},
+        "xaxis": {"tickmode": "array", "tickvals": x_centres,
+                  "ticktext": [f"{step:+.2f}" if round(step, 2) else "0" for step in steps],
+                  "title": {"text": "change added to the dimension"}, "side": "top",
+                  "showgrid": False, "zeroline": False, "fixedrange": True},
+        "yaxis": {"tickmode": "array", "tickvals": y_centres,
+                  "ticktext": [str(row + 1) for row in range(rows)],
+                  "title": {"text": "capsule dimension"}, "showgrid": False,
+                  "zeroline": False, "fixedrange": True},
+    }
+    picture = {"type": "image", "source": png_data_uri(image), "hoverinfo": "skip"}
+    return go.Figure({"data": [picture], "layout": layout})

@@ -150,10 +150,13 @@ class DigitCapsules(keras.layers.Layer):
         u_hat_routing = ops.stop_gradient(u_hat) if self.detach_routing else u_hat
 
         # 2) Routing by agreement (Procedure 1), from zero logits b: (batch, 1152, 10).
-        logits = ops.zeros_like(u_hat[..., 0])
+        # softmax of zero logits is uniform; writing it out spares XLA constant-folding it.
+        uniform = ops.ones_like(u_hat[..., 0]) / self.num_capsules
+        logits = None
         couplings = []
         for iteration in range(self.routings):
-            coupling = ops.softmax(logits, axis=-1)  # Eq. 3, over the output capsules
+            # Eq. 3: c_ij = softmax over the output capsules j of b_ij
+            coupling = uniform if logits is None else ops.softmax(logits, axis=-1)
             couplings.append(coupling)
             last = iteration == self.routings - 1
             predictions = u_hat if last else u_hat_routing
@@ -161,7 +164,8 @@ class DigitCapsules(keras.layers.Layer):
             outputs = squash(ops.einsum("bij,bijk->bjk", coupling, predictions))
             if not last:
                 # b_ij += u_hat_j|i . v_j
-                logits = logits + ops.einsum("bijk,bjk->bij", u_hat_routing, outputs)
+                agreement = ops.einsum("bijk,bjk->bij", u_hat_routing, outputs)
+                logits = agreement if logits is None else logits + agreement
 
         if self.return_couplings:
             return outputs, ops.stack(couplings, axis=1)  # (batch, routings, 1152, 10)
