@@ -6,6 +6,7 @@ JAX (GPU).
 
 from __future__ import annotations
 
+import os
 import platform
 import shutil
 import subprocess
@@ -54,7 +55,7 @@ def describe_device() -> str:
         query = ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"]
         names = subprocess.run(query, capture_output=True, text=True).stdout.split("\n")
         return f"{len(devices)} x {names[0].strip()}"
-    return f"CPU: {cpu_model()}, {len(devices) or 1} device(s)"
+    return f"CPU: {cpu_model()}, {os.cpu_count()} cores"
 
 
 def cpu_model() -> str:
