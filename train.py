@@ -73,6 +73,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                "capsnet/weights)")
     evaluate.add_argument("--model", choices=("capsnet", "cnn", "both"), default="both",
                           help="which model to evaluate (default: both)")
+    evaluate.add_argument("--record", action="store_true",
+                          help="also write the test metrics and confusion matrix into each "
+                               "model's metrics file (completes the record of an interrupted "
+                               "training run)")
     return parser.parse_args(argv)
 
 
@@ -115,6 +119,8 @@ def run_evaluate(args: argparse.Namespace) -> None:
         built, _ = checkpoints.load(name, args.weights)
         measured = evaluate(name, built.model, test)
         results[name] = {key: measured[key] for key in ("test_accuracy", "test_errors")}
+        if args.record:
+            checkpoints.update_metrics(name, measured, args.weights)
     print(json.dumps(results))
 
 

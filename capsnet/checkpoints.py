@@ -72,6 +72,14 @@ def save(name: str, model, config, metrics: dict, folder: str | os.PathLike) -> 
     return weights_path
 
 
+def update_metrics(name: str, updates: dict, folder: str | os.PathLike | None = None) -> dict:
+    """Adds measurements to a model's metrics file (the weights and checksum stay as they are)."""
+    _, metrics_path = paths(name, folder)
+    record = {**read_metrics(name, folder), **updates}
+    metrics_path.write_text(json.dumps(record, indent=2) + "\n")
+    return record
+
+
 def load(name: str, folder: str | os.PathLike | None = None, verify: bool = True):
     """Rebuilds a model from its saved configuration and loads its weights.
 

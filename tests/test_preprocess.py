@@ -44,17 +44,23 @@ def canvas_with(digit, scale, position, size=400):
     return canvas
 
 
+def redrawn(images, scales, seed, size=400):
+    """Each digit enlarged by a random factor in `scales`, anywhere on a large canvas,
+    then preprocessed."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for digit in images:
+        scale = rng.uniform(*scales)
+        position = rng.integers(0, size - int(28 * scale), 2)
+        out.append(preprocess(canvas_with(digit, scale, position, size)).image)
+    return np.stack(out)
+
+
 def test_enlarged_digits_come_back_close_to_the_original(digits):
     images, _ = digits
-    rng = np.random.default_rng(0)
-    scores = []
-    for digit in images:
-        scale = rng.uniform(3, 12)
-        side = int(28 * scale)
-        position = rng.integers(0, 400 - side, 2)
-        out = preprocess(canvas_with(digit, scale, position)).image
-        scores.append(aligned_correlation(digit / 255.0, out))
-    scores = np.array(scores)
+    outputs = redrawn(images, (3, 12), seed=0)
+    scores = np.array([aligned_correlation(d / 255.0, o) for d, o in zip(images, outputs,
+                                                                          strict=True)])
     assert np.median(scores) > 0.96
     assert np.mean(scores > 0.9) > 0.9
 
@@ -150,13 +156,7 @@ def test_to_ink_inverts_light_paper():
 def test_preprocessed_digits_are_read_like_mnist(digits, lab):
     """The shipped models read enlarged redrawn test digits as well as the originals."""
     images, labels = digits
-    rng = np.random.default_rng(2)
-    batch = []
-    for digit in images:
-        scale = rng.uniform(4, 10)
-        side = int(28 * scale)
-        batch.append(preprocess(canvas_with(digit, scale, rng.integers(0, 400 - side, 2))).image)
-    analyses = lab.analyze_batch(np.stack(batch))
+    analyses = lab.analyze_batch(redrawn(images, (4, 10), seed=2))
     for name in ("cnn_label", "capsnet_label"):
         accuracy = np.mean([getattr(a, name) == y for a, y in zip(analyses, labels, strict=True)])
         assert accuracy >= 0.97, name

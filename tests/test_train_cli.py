@@ -40,3 +40,19 @@ def test_help_documents_every_flag():
     for flag in ("--epochs", "--batch-size", "--lr", "--lr-decay", "--max-shift", "--seed",
                  "--out", "--data", "--model"):
         assert flag in result.stdout
+
+
+def test_evaluate_record_completes_the_metrics_file(tmp_path, mnist_path):
+    from capsnet import checkpoints
+    from capsnet.models import build_cnn
+
+    built = build_cnn(seed=0)
+    checkpoints.save("cnn", built.model, built.config, {"model": "cnn"}, tmp_path)
+    result = run("evaluate", "--model", "cnn", "--data", str(mnist_path), "--weights",
+                 str(tmp_path), "--record")
+    assert result.returncode == 0, result.stderr
+    printed = json.loads(result.stdout)["cnn"]
+    metrics = checkpoints.read_metrics("cnn", tmp_path)
+    assert metrics["test_errors"] == printed["test_errors"]
+    assert sum(map(sum, metrics["confusion_matrix"])) == 10000
+    checkpoints.load("cnn", tmp_path)  # the checksum still matches the weights
