@@ -145,3 +145,202 @@ def pose_grid_figure(grid: np.ndarray, steps: np.ndarray) -> go.Figure:
     }
     picture = {"type": "image", "source": png_data_uri(image), "hoverinfo": "skip"}
     return go.Figure({"data": [picture], "layout": layout})
+
+
+# --- Routing, sweeps, reports ----------------------------------------------------------------
+
+MODEL_COLOURS = {"cnn": "#5fa8e8", "capsnet": HIGHLIGHT}  # one colour per model on every line
+MODEL_TITLES = {"cnn": "CNN", "capsnet": "CapsNet"}
+COUPLING_SCALE = [  # plotly's Inferno, dark for nothing and bright for the most; its first
+    # colour, #000004, is one of the placeholders Streamlit's chart theme swaps for its own
+    # colours (a red), so black stands in for it
+    [i / 9, colour] for i, colour in enumerate((
+        "#000000", "#1b0c41", "#4a0c6b", "#781c6d", "#a52c60", "#cf4446", "#ed6925",
+        "#fb9b06", "#f7d13d", "#fcffa4"))
+]
+ROUTING_HEIGHT = 300  # pixels: one row of 6x6 maps, one per routing iteration
+MAP_GAP = 0.06  # share of the figure's width between neighbouring maps
+TYPE_COLUMNS = 8  # the 32 capsule types' maps in 4 rows of 8
+TYPE_CELL = 16  # display pixels per grid position in the types' maps
+LINE_HEIGHT = 340  # pixels: sweeps, robustness and training curves
+CONFUSION_HEIGHT = 420  # pixels: ten rows of counts stay legible
+
+
+def routing_maps_figure(maps: np.ndarray, digit: int, value_name: str) -> go.Figure:
+    """One 6x6 heatmap per routing iteration, side by side on one colour scale.
+
+    Args:
+        maps: `(routings, 6, 6)` couplings to one digit capsule per grid position
+            (`capsnet.routing.position_maps`).
+        digit: the digit capsule they are couplings to, for the titles.
+        value_name: what a cell shows, for the hover text and the colour bar.
+    """
+    maps = np.asarray(maps, dtype="float32")
+    routings = len(maps)
+    width = (1.0 - MAP_GAP * (routings - 1)) / routings
+    top = float(maps.max()) if maps.size else 1.0
+    data, layout = [], {
+        "height": ROUTING_HEIGHT,
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "annotations": [],
+    }
+    for t in range(routings):
+        suffix = "" if t == 0 else str(t + 1)
+        data.append({
+            "type": "heatmap", "z": maps[t], "zmin": 0.0, "zmax": top,
+            "colorscale": COUPLING_SCALE, "showscale": t == routings - 1,
+            "colorbar": {"title": {"text": value_name, "side": "right"}},
+            "xaxis": f"x{suffix}", "yaxis": f"y{suffix}",
+            "hovertemplate": f"iteration {t + 1}<br>row %{{y}}, column %{{x}}<br>"
+                             f"{value_name} %{{z:.3f}}<extra></extra>",
+        })
+        left = t * (width + MAP_GAP)
+        layout[f"xaxis{suffix}"] = {"domain": [left, left + width], "anchor": f"y{suffix}",
+                                    "visible": False, "constrain": "domain",
+                                    "fixedrange": True}
+        layout[f"yaxis{suffix}"] = {"anchor": f"x{suffix}", "autorange": "reversed",
+                                    "scaleanchor": f"x{suffix}", "visible": False,
+                                    "constrain": "domain", "fixedrange": True}
+        layout["annotations"].append({
+            "text": f"iteration {t + 1}", "x": left + width / 2, "y": 1.0, "xref": "paper",
+            "yref": "paper", "xanchor": "center", "yanchor": "bottom", "showarrow": False,
+        })
+    layout["title"] = {"text": f"Coupling to the {digit} capsule across the 6×6 grid",
+                       "x": 0.0, "xanchor": "left", "y": 0.98}
+    layout["margin"]["t"] = 60
+    return go.Figure({"data": data, "layout": layout})
+
+
+def routing_types_figure(profile: np.ndarray, digit: int) -> go.Figure:
+    """Iterations by capsule types: each type's mean coupling to one digit capsule.
+
+    Args:
+        profile: `(routings, 32)` (`capsnet.routing.type_profile`).
+        digit: the digit capsule, for the title.
+    """
+    profile = np.asarray(profile, dtype="float32")
+    routings, types = profile.shape
+    heatmap = {
+        "type": "heatmap", "z": profile, "x": np.arange(types), "y": np.arange(1, routings + 1),
+        "zmin": 0.0, "zmax": float(profile.max()), "colorscale": COUPLING_SCALE,
+        "colorbar": {"title": {"text": "mean coupling", "side": "right"}},
+        "hovertemplate": "iteration %{y}, type %{x}<br>mean coupling %{z:.3f}<extra></extra>",
+    }
+    layout = {
+        "title": {"text": f"Coupling to the {digit} capsule by capsule type (mean of 36 "
+                          "positions)", "x": 0.0, "xanchor": "left"},
+        "height": 110 + 45 * routings,
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+        "xaxis": {"title": {"text": "primary capsule type"}, "dtick": 1, "fixedrange": True},
+        "yaxis": {"title": {"text": "iteration"}, "autorange": "reversed", "dtick": 1,
+                  "fixedrange": True},
+    }
+    return go.Figure({"data": [heatmap], "layout": layout})
+
+
+def type_maps_figure(grid: np.ndarray, digit: int, iteration: int) -> go.Figure:
+    """The 32 capsule types' 6x6 maps of coupling to one digit capsule, in rows of eight.
+
+    Args:
+        grid: `(6, 6, 32)` couplings at one iteration (`capsnet.routing.on_grid(...)[t]`).
+        digit: the digit capsule, for the title.
+        iteration: the iteration shown, counted from 1, for the title.
+    """
+    grid = np.asarray(grid, dtype="float32")
+    side, _, types = grid.shape
+    rows = int(np.ceil(types / TYPE_COLUMNS))
+    maps = np.full((rows * TYPE_COLUMNS, side, side), np.nan, dtype="float32")
+    maps[:types] = grid.transpose(2, 0, 1)  # (types, 6, 6)
+    # gaps of NaN, which plotly leaves empty, keep neighbouring types apart
+    tiled = stitch(maps.reshape(rows, TYPE_COLUMNS, side, side), gap=1, gap_level=np.nan)
+    names = np.full(tiled.shape, "", dtype=object)
+    for kind in range(types):
+        top, left = (kind // TYPE_COLUMNS) * (side + 1), (kind % TYPE_COLUMNS) * (side + 1)
+        for r in range(side):
+            for c in range(side):
+                names[top + r, left + c] = f"type {kind}, row {r}, column {c}"
+    heatmap = {
+        "type": "heatmap", "z": tiled, "customdata": names, "zmin": 0.0,
+        "zmax": float(np.nanmax(grid)) if grid.size else 1.0, "colorscale": COUPLING_SCALE,
+        "colorbar": {"title": {"text": "coupling", "side": "right"}},
+        "hovertemplate": "%{customdata}<br>coupling %{z:.3f}<extra></extra>",
+        "hoverongaps": False,
+    }
+    layout = {
+        "title": {"text": f"Each capsule type's coupling to the {digit} capsule, iteration "
+                          f"{iteration}", "x": 0.0, "xanchor": "left"},
+        "height": rows * (side + 1) * TYPE_CELL + 60,
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+        "xaxis": {"visible": False, "constrain": "domain", "fixedrange": True},
+        "yaxis": {"visible": False, "autorange": "reversed", "scaleanchor": "x",
+                  "constrain": "domain", "fixedrange": True},
+    }
+    return go.Figure({"data": [heatmap], "layout": layout})
+
+
+def lines_figure(x, lines: list[dict], title: str, x_title: str, y_title: str,
+                 y_range: tuple[float, float] | None = (0.0, 1.0)) -> go.Figure:
+    """Lines over an x axis, one per entry of `lines`.
+
+    Args:
+        x: the x values of every line that gives none of its own.
+        lines: dictionaries with `name`, `y` and optionally `x` (its own x values),
+            `model` (a key of `MODEL_COLOURS`, for the colour) and `dash` (a plotly dash
+            style).
+        title, x_title, y_title: the texts.
+        y_range: the fixed y range, or None to fit the data.
+    """
+    data = []
+    for line in lines:
+        xs = np.asarray(line.get("x", x)).reshape(-1)
+        values = np.asarray(line["y"], dtype="float64").reshape(-1)
+        if len(values) != len(xs):
+            raise ValueError(f"each line needs one value per x. Received: {len(values)} "
+                             f"values for {len(xs)} x values in line {line['name']!r}")
+        data.append({
+            "type": "scatter", "mode": "lines+markers", "name": line["name"], "x": xs,
+            "y": values, "line": {"color": MODEL_COLOURS.get(line.get("model"), MUTED),
+                                  "dash": line.get("dash", "solid")},
+            "hovertemplate": f"{line['name']}<br>{x_title} %{{x}}<br>{y_title} "
+                             "%{y:.3f}<extra></extra>",
+        })
+    layout = {
+        "title": {"text": title, "x": 0.0, "xanchor": "left"},
+        "height": LINE_HEIGHT,
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+        "showlegend": True,  # even for one line: its name says what it measures
+        "legend": {"orientation": "h", "y": -0.25},
+        "xaxis": {"title": {"text": x_title}, "fixedrange": True},
+        "yaxis": {"title": {"text": y_title}, "fixedrange": True},
+    }
+    if y_range is not None:
+        layout["yaxis"]["range"] = list(y_range)
+    return go.Figure({"data": data, "layout": layout})
+
+
+def confusion_figure(matrix: np.ndarray, title: str) -> go.Figure:
+    """A confusion matrix (rows: true digit, columns: answer) whose colours show the errors.
+
+    The diagonal, some thousand right answers per digit, would outshine the handful of
+    errors, so it is coloured as zero; every cell carries its count as text.
+    """
+    matrix = np.asarray(matrix, dtype="int64")
+    digits = np.arange(len(matrix))
+    errors = matrix.astype("float32")
+    np.fill_diagonal(errors, 0.0)
+    heatmap = {
+        "type": "heatmap", "z": errors, "x": digits, "y": digits, "text": matrix,
+        "texttemplate": "%{text}", "zmin": 0.0, "zmax": max(1.0, float(errors.max())),
+        "colorscale": COUPLING_SCALE, "showscale": False,
+        "hovertemplate": "true %{y}, answered %{x}<br>%{text} test digits<extra></extra>",
+    }
+    layout = {
+        "title": {"text": title, "x": 0.0, "xanchor": "left"},
+        "height": CONFUSION_HEIGHT,
+        "margin": {"l": 10, "r": 10, "t": 50, "b": 10},
+        "xaxis": {"title": {"text": "answer"}, "dtick": 1, "constrain": "domain",
+                  "fixedrange": True},
+        "yaxis": {"title": {"text": "true digit"}, "dtick": 1, "autorange": "reversed",
+                  "scaleanchor": "x", "constrain": "domain", "fixedrange": True},
+    }
+    return go.Figure({"data": [heatmap], "layout": layout})

@@ -26,6 +26,12 @@ STROKE_RANGE = (2.0, 5.5)  # widths left alone: MNIST's 10th percentile is 2.2, 
 # to the top of the range
 MIN_INK_PIXELS = 4  # fewer inked pixels than this is a speck, not a drawing
 DOT_RATIO = 2.5  # ink whose extent is under this many stroke widths is a dot, not a digit
+MAX_INK_COVER = 0.65  # ink on more of the image than this is paint, not a digit: an 8 drawn
+# to a 280-pixel canvas's edges with a 40-pixel pen covers 47%, MNIST's boldest digit 43% of
+# its 28x28 field
+MIN_ASPECT = 0.25  # ink less tall than this fraction of its width is a dash or a horizontal
+# line: no digit of MNIST's 70,000 is less tall than 0.4 of its width
+INK_COLOURS = ("auto", "light", "dark")  # how `to_ink` tells the ink from the paper
 
 
 class NotADigit(ValueError):
@@ -47,13 +53,23 @@ class Preprocessed:
     box: tuple[int, int, int, int]
 
 
-def to_ink(image: np.ndarray | Image.Image) -> np.ndarray:
+def to_ink(image: np.ndarray | Image.Image, ink: str = "auto") -> np.ndarray:
     """Ink level in [0, 1] per pixel (1 = ink), for canvases and photos alike.
 
     Accepts a PIL image or an array `(H, W)`, `(H, W, 3)` or `(H, W, 4)` (uint8 or floats in
-    [0, 1]). Transparent pixels are background (a canvas's strokes on a clear sheet);
-    opaque images count as dark-on-light when their border is light, and are inverted.
+    [0, 1]). Transparent pixels are background (a canvas's strokes on a clear sheet).
+
+    Args:
+        image: the image.
+        ink: "auto" for images from outside: opaque images count as dark-on-light when their
+            border is light, and are inverted, with the paper's grain removed. "light" or
+            "dark" when the caller knows the ink's colour, as the page knows its canvas's:
+            the ink level is then the brightness (or darkness), scaled so that the strongest
+            ink is 1, with no paper level taken from the border, so that ink that reaches
+            every edge, or covers the whole image, is still read as ink.
     """
+    if ink not in INK_COLOURS:
+        raise ValueError(f"ink must be one of {INK_COLOURS}. Received: ink={ink!r}")
     if isinstance(image, Image.Image):
         image = _pil_to_array(image)
     array = np.asarray(image)
@@ -80,20 +96,28 @@ def to_ink(image: np.ndarray | Image.Image) -> np.ndarray:
         # 1) Transparent background: the ink is where the alpha is, light or dark pen alike.
         alpha = np.clip(alpha, 0.0, 1.0)
         weight = alpha.sum()
-        light_pen = weight == 0 or (luminance * alpha).sum() / weight >= 0.5
+        light_pen = (ink == "light" if ink != "auto"
+                     else weight == 0 or (luminance * alpha).sum() / weight >= 0.5)
         return alpha * (luminance if light_pen else 1.0 - luminance)
 
-    # 2) Opaque: the border tells the paper from the ink; stretch paper to 0, ink to 1.
+    if ink != "auto":
+        # 2) Opaque, the ink's colour known: paper is 0 wherever it is, the strongest ink 1.
+        level = luminance if ink == "light" else 1.0 - luminance
+        peak = float(level.max())
+        return level / peak if peak >= INK_THRESHOLD else np.zeros_like(level)
+
+    # 3) Opaque, from outside: the border tells the paper from the ink; stretch paper to 0,
+    #    ink to 1.
     border = np.concatenate([luminance[0], luminance[-1], luminance[:, 0], luminance[:, -1]])
-    ink = 1.0 - luminance if np.median(border) > 0.5 else luminance
-    edge = np.concatenate([ink[0], ink[-1], ink[:, 0], ink[:, -1]])
+    level = 1.0 - luminance if np.median(border) > 0.5 else luminance
+    edge = np.concatenate([level[0], level[-1], level[:, 0], level[:, -1]])
     # paper level plus three robust standard deviations of its grain (1.4826 MAD)
     paper = float(np.median(edge))
     paper += 3 * 1.4826 * float(np.median(np.abs(edge - paper)))
-    peak = float(ink.max())
+    peak = float(level.max())
     if peak - paper < INK_THRESHOLD:
-        return np.zeros_like(ink)
-    return np.clip((ink - paper) / (peak - paper), 0.0, 1.0)
+        return np.zeros_like(level)
+    return np.clip((level - paper) / (peak - paper), 0.0, 1.0)
 
 
 def _pil_to_array(image: Image.Image) -> np.ndarray:
@@ -132,24 +156,40 @@ def _filter(image: np.ndarray, kind, size: int) -> np.ndarray:
     return np.asarray(pil.filter(kind(size)))
 
 
-def preprocess(image: np.ndarray | Image.Image) -> Preprocessed:
+def preprocess(image: np.ndarray | Image.Image, ink: str = "auto") -> Preprocessed:
     """MNIST-style 28x28 model input from any image of one digit.
 
+    Args:
+        image: the image: a canvas drawing, a photo, an MNIST digit.
+        ink: the ink's colour, "light" or "dark", when the caller knows it (the page's canvas
+            has white ink); "auto" tells ink from paper by the image's border (see `to_ink`).
+
     Raises:
-        NotADigit: nothing is drawn, or the ink is a speck or a dot.
+        NotADigit: nothing is drawn, ink covers most of the image, or the ink is a speck,
+            a dot or a blob, or a horizontal line.
     """
-    ink = to_ink(image)
-    mask = ink > INK_THRESHOLD
+    ink_level = to_ink(image, ink)
+    mask = ink_level > INK_THRESHOLD
     if mask.sum() < MIN_INK_PIXELS:
         raise NotADigit("Nothing is drawn yet: draw a digit from 0 to 9.")
+    cover = float(mask.mean())
+    if cover > MAX_INK_COVER:
+        painted = ("The whole image is ink" if mask.all()
+                   else f"Ink covers {cover:.0%} of the image")
+        raise NotADigit(f"{painted}, so there is no digit shape to read: clear the canvas "
+                        "with its toolbar and draw a digit from 0 to 9.")
 
     # 1) Crop to the ink.
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))
     top, bottom, left, right = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
-    crop = ink[top:bottom, left:right]
+    crop = ink_level[top:bottom, left:right]
     width = stroke_width(mask[top:bottom, left:right])
     if max(crop.shape) < DOT_RATIO * width:
-        raise NotADigit("That is a dot, not a digit: draw a digit from 0 to 9.")
+        raise NotADigit("That is a dot or a blob of ink, not a digit: draw a digit from 0 "
+                        "to 9.")
+    if crop.shape[0] < MIN_ASPECT * crop.shape[1]:
+        raise NotADigit("That is a horizontal line or a dash, not a digit: no digit is that "
+                        "much wider than it is tall. Draw a digit from 0 to 9.")
 
     # 2) Scale the longer side to 4 x 20 pixels, keeping the aspect ratio.
     scale = WORK / max(crop.shape)

@@ -1,0 +1,283 @@
+"""Drives the page in a real Chromium: start `streamlit run app.py`, draw strokes, read answers.
+
+Shared by `tests/test_browser.py` and `scripts/benchmark_page.py`. Playwright drives the
+system's Chromium (`$CHROMIUM`, else /usr/bin/chromium); it needs no browser download.
+
+The canvas (streamlit-drawable-canvas) is a Streamlit custom component whose Fabric.js
+canvases sit in a shadow root; Playwright's CSS selectors pierce it. The canvas sends its
+image to the server once per finished stroke, so one stroke is one rerun of the page.
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import math
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from itertools import pairwise
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = ROOT / "app.py"
+CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = (
+    "--no-sandbox",  # containers and CI runners rarely allow Chromium's user namespaces
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+)
+VIEWPORT = {"width": 1400, "height": 1000}  # wide enough for the page's three columns
+SERVER_TIMEOUT = 240.0  # seconds to health: importing TensorFlow is slow on a busy CPU
+LOAD_TIMEOUT = 240.0  # seconds to the canvas: the first visit loads and warms both models
+ANSWER_TIMEOUT = 90.0  # seconds from a stroke (or a click) to the page's new state
+STEP = 4.0  # canvas pixels between mouse events, so that a stroke is a smooth freehand path
+
+ANSWER = '[data-testid="stMetric"]'  # the page shows each model's answer as an st.metric
+MODELS = ("CNN", "CapsNet")  # the answers' labels
+CANVAS = "canvas.upper-canvas"  # Fabric.js's event layer, where the mouse draws
+CLEAR = "Reset canvas & history"  # the canvas toolbar's clear button
+ERROR = '[data-testid="stAlertContentError"], [data-testid="stException"]'  # st.error, a crash
+
+
+def page_constant(name: str):
+    """A literal module-level constant of app.py, read from its source (the page is not run)."""
+    for node in ast.parse(APP.read_text()).body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(target, ast.Name) and target.id == name for target in node.targets):
+            return ast.literal_eval(node.value)
+    raise LookupError(f"app.py defines no constant {name}")
+
+
+# --- Digits as single freehand strokes, in canvas pixels ----------------------------------
+
+
+def _arc(cx: float, cy: float, rx: float, ry: float, start: float, end: float,
+         points: int = 40) -> list[tuple[float, float]]:
+    """Points along an ellipse from angle `start` to `end` (degrees; 0 is right, 90 is down)."""
+    return [(cx + rx * math.cos(math.radians(a)), cy + ry * math.sin(math.radians(a)))
+            for a in np.linspace(start, end, points)]
+
+
+def _shapes(size: float) -> dict[int, list[tuple[float, float]]]:
+    """Corner points of each digit, drawn as one stroke on a `size`-pixel square."""
+    s = size / 280  # the shapes were laid out on the page's 280-pixel canvas
+    shapes = {
+        0: _arc(140, 140, 60, 95, -90, 270, 64),
+        1: [(145, 40), (135, 240)],
+        2: _arc(140, 95, 55, 50, -160, 20) + [(85, 235), (205, 235)],
+        3: _arc(140, 95, 50, 50, -150, 90) + _arc(140, 190, 50, 50, -90, 150),
+        4: [(175, 240), (175, 40), (75, 170), (215, 170)],
+        7: [(80, 50), (200, 50), (115, 240)],
+    }
+    return {digit: [(x * s, y * s) for x, y in corners] for digit, corners in shapes.items()}
+
+
+DRAWN_DIGITS = tuple(_shapes(280))  # the digits `digit_stroke` can draw
+
+
+def digit_stroke(digit: int, size: float, scale: float = 1.0, shift: tuple[float, float] = (0, 0),
+                 step: float = STEP) -> list[tuple[float, float]]:
+    """A digit as one freehand stroke: canvas points at most `step` pixels apart.
+
+    Args:
+        digit: one of `DRAWN_DIGITS`.
+        size: the canvas's side in pixels.
+        scale: the digit's size relative to its usual height of five-sevenths of the canvas.
+        shift: `(dx, dy)` in pixels from the centre of the canvas.
+        step: the longest distance between two points of the stroke.
+    """
+    corners = _shapes(size)[digit]
+    centre = size / 2
+    corners = [(centre + scale * (x - centre) + shift[0], centre + scale * (y - centre) + shift[1])
+               for x, y in corners]
+    stroke = [corners[0]]
+    for (x0, y0), (x1, y1) in pairwise(corners):
+        parts = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / step))
+        stroke += [(x0 + (x1 - x0) * k / parts, y0 + (y1 - y0) * k / parts)
+                   for k in range(1, parts + 1)]
+    return stroke
+
+
+# --- The server ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A `streamlit run app.py` process on a local port; its output goes to a log file."""
+
+    process: subprocess.Popen
+    url: str
+    log: Path
+    started: float  # time.perf_counter() just before the process started
+
+    @classmethod
+    def start(cls, port: int | None = None, env: dict | None = None) -> Server:
+        port = port or free_port()
+        log = Path(tempfile.mkstemp(prefix="streamlit-", suffix=".log")[1])
+        command = [
+            sys.executable, "-m", "streamlit", "run", str(APP),
+            "--server.headless", "true", "--server.port", str(port),
+            "--server.address", "127.0.0.1",
+            # The page under test must not reload modules while files change around it
+            # (and a virtualenv inside the project is far too big to watch).
+            "--server.fileWatcherType", "none",
+        ]
+        started = time.perf_counter()
+        with log.open("wb") as output:
+            process = subprocess.Popen(command, cwd=ROOT, env=env or dict(os.environ),
+                                       stdout=output, stderr=subprocess.STDOUT)
+        return cls(process, f"http://127.0.0.1:{port}", log, started)
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+
+    def wait_until_healthy(self, timeout: float = SERVER_TIMEOUT) -> None:
+        """Waits for `/_stcore/health` to answer ok; raises with the server's log otherwise."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"streamlit exited with code {self.process.returncode}:\n"
+                                   + self.log_tail())
+            try:
+                with urllib.request.urlopen(self.url + "/_stcore/health", timeout=5) as reply:
+                    if reply.read().strip() == b"ok":
+                        return
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            time.sleep(0.25)
+        raise TimeoutError(f"streamlit was not healthy after {timeout:.0f} s:\n"
+                           + self.log_tail())
+
+    def rss_bytes(self) -> int:
+        """The server's resident memory, from /proc (Linux)."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024  # the kernel reports kB
+        raise RuntimeError(f"no VmRSS for process {self.process.pid}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.unlink(missing_ok=True)
+
+
+@contextmanager
+def running_server(env: dict | None = None) -> Iterator[Server]:
+    """A healthy page server, stopped on the way out (also when the body fails)."""
+    server = Server.start(env=env)
+    try:
+        server.wait_until_healthy()
+        yield server
+    finally:
+        server.stop()
+
+
+# --- The browser -----------------------------------------------------------------------
+
+
+@contextmanager
+def chromium() -> Iterator:
+    """A headless Chromium under Playwright, closed on the way out."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                             args=list(CHROMIUM_ARGS))
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_page(browser, url: str, timeout: float = LOAD_TIMEOUT):
+    """A new page (a new Streamlit session) on the app, once its canvas is shown.
+
+    Raises:
+        RuntimeError: the page showed an error (say, missing weights) instead of the canvas.
+    """
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(url, timeout=timeout * 1000)
+    canvas = page.locator(CANVAS)
+    canvas.or_(page.locator(ERROR)).first.wait_for(timeout=timeout * 1000)
+    if not canvas.count():
+        message = " ".join(page.locator(ERROR).all_inner_texts())
+        page.close()
+        raise RuntimeError(f"the page shows an error instead of the canvas: {message}")
+    return page
+
+
+def draw(page, stroke: list[tuple[float, float]]) -> None:
+    """One freehand stroke with the mouse, in canvas pixels."""
+    box = page.locator(CANVAS).bounding_box()
+    left, top = box["x"], box["y"]
+    page.mouse.move(left + stroke[0][0], top + stroke[0][1])
+    page.mouse.down()
+    for x, y in stroke[1:]:
+        page.mouse.move(left + x, top + y)
+    page.mouse.up()
+
+
+def canvas_size(page) -> float:
+    return page.locator(CANVAS).bounding_box()["width"]
+
+
+def answers(page, timeout: float = ANSWER_TIMEOUT) -> dict[str, str]:
+    """Each model's answer as the page shows it, `{"CNN": "7", "CapsNet": "7"}`.
+
+    Waits for both answers to be shown; call `wait_for_no_answer` (or `clear`) before a
+    stroke so that what this returns is the stroke's answer, not the one before.
+    """
+    shown = page.locator(ANSWER)
+    shown.nth(len(MODELS) - 1).wait_for(state="visible", timeout=timeout * 1000)
+    read = {}
+    for metric in shown.all():
+        label = metric.locator('[data-testid="stMetricLabel"]').inner_text().strip()
+        read[label] = metric.locator('[data-testid="stMetricValue"]').inner_text().strip()
+    return read
+
+
+def wait_for_no_answer(page, timeout: float = ANSWER_TIMEOUT) -> None:
+    page.locator(ANSWER).first.wait_for(state="detached", timeout=timeout * 1000)
+
+
+def clear(page, timeout: float = ANSWER_TIMEOUT) -> None:
+    """Clears the canvas with its toolbar button and waits until no answer is shown."""
+    page.get_by_role("button", name=CLEAR).click()
+    wait_for_no_answer(page, timeout)
+
+
+def heatmap(page, key: str, timeout: float = ANSWER_TIMEOUT) -> np.ndarray:
+    """The image of a keyed `charts.image_figure` chart, as plotly holds it in the browser."""
+    chart = page.locator(f".st-key-{key} .js-plotly-plot")
+    chart.wait_for(timeout=timeout * 1000)
+    z = chart.evaluate("element => element.data[0].z")
+    if isinstance(z, dict):  # plotly's typed-array form: {"dtype", "bdata", "shape"}
+        values = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"])
+        shape = [int(n) for n in str(z.get("shape", values.size)).split(",")]
+        return values.reshape(shape)
+    return np.asarray(z, dtype="float32")

@@ -1,0 +1,302 @@
+"""The page's analysis views, driven through AppTest and checked against the `Lab` itself.
+
+Like tests/test_app.py, these hold for any weights, trained or not: each view must show what
+the Lab, the routing summaries and the metrics files give for the same input.
+"""
+
+import base64
+import json
+import math
+
+import numpy as np
+import pytest
+from conftest import ROOT
+from streamlit.testing.v1 import AppTest
+
+from capsnet import checkpoints, robustness, routing, transforms
+from capsnet.samples import load_sample
+
+APP = str(ROOT / "app.py")
+TIMEOUT = 180  # seconds: the first run loads both models; the disagreement view reads 300
+ROUTING_VIEW = "Routing by agreement"
+TRANSFORM_VIEW = "Bend the input"
+ROBUSTNESS_VIEW = "Robustness"
+DISAGREEMENT_VIEW = "Where they disagree"
+REPORT_VIEW = "Model report"
+VIEWS = (ROUTING_VIEW, TRANSFORM_VIEW, ROBUSTNESS_VIEW, DISAGREEMENT_VIEW, REPORT_VIEW)
+GALLERY_DIGIT = 7  # a position in the committed sample
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load_sample()
+
+
+@pytest.fixture
+def app(weights_folder, monkeypatch, tmp_path):
+    monkeypatch.setenv("CAPSNET_WEIGHTS", str(weights_folder))
+    # the committed report, if any, is not this test's business: each test writes its own
+    monkeypatch.setattr(robustness, "REPORT_PATH", tmp_path / "robustness.json")
+    return AppTest.from_file(APP, default_timeout=TIMEOUT)
+
+
+def run(at: AppTest) -> AppTest:
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def open_gallery_digit(at: AppTest, index: int, view: str) -> AppTest:
+    at.session_state["source"] = "gallery"
+    at.session_state["gallery_index"] = index
+    at.session_state["view"] = view
+    return run(at)
+
+
+def chart(at: AppTest, key: str) -> dict:
+    for element in at.get("plotly_chart"):
+        if element.key == key:
+            return json.loads(element.proto.spec)
+    raise AssertionError(f"no chart {key!r}; the page shows "
+                         f"{[e.key for e in at.get('plotly_chart')]}")
+
+
+def array(value) -> np.ndarray:
+    """A plotly array: a plain list, or the typed base64 form plotly writes for numpy."""
+    if isinstance(value, dict):
+        data = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
+        shape = value.get("shape")
+        return data.reshape([int(n) for n in shape.split(",")]) if shape else data
+    return np.asarray(value)
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {metric.label: metric.value for metric in at.metric}
+
+
+def gallery_image(sample, index: int) -> np.ndarray:
+    return sample.images[index].astype("float32") / 255.0
+
+
+def canvas_drawing(digit: np.ndarray, size: int = 280) -> np.ndarray:
+    """A uint8 MNIST digit drawn as the page's canvas hands it over: white ink whose alpha is
+    the ink level, on a transparent sheet."""
+    from PIL import Image
+
+    alpha = np.asarray(Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR))
+    drawing = np.full((size, size, 4), 255, dtype="uint8")
+    drawing[..., 3] = alpha
+    return drawing
+
+
+@pytest.mark.parametrize("view", VIEWS)
+def test_each_view_runs_on_a_drawing(app, sample, view):
+    app.session_state["injected_image"] = canvas_drawing(sample.images[GALLERY_DIGIT])
+    app.session_state["view"] = view
+    run(app)
+    assert not app.error
+    assert not any("fills in once" in caption.value for caption in app.caption)
+
+
+def test_routing_view_shows_the_labs_couplings(app, lab, sample):
+    expected = lab.analyze(gallery_image(sample, GALLERY_DIGIT))
+    winner = expected.capsnet_label
+    open_gallery_digit(app, GALLERY_DIGIT, ROUTING_VIEW)
+
+    maps = chart(app, "routing_maps")["data"]
+    reference = routing.position_maps(expected.couplings, winner)
+    assert len(maps) == len(expected.couplings) == 3
+    for t, trace in enumerate(maps):
+        np.testing.assert_allclose(array(trace["z"]), reference[t], atol=1e-6)
+    np.testing.assert_allclose(array(maps[0]["z"]), 0.1, atol=1e-6)  # uniform by construction
+
+    types = array(chart(app, "routing_types")["data"][0]["z"])
+    np.testing.assert_allclose(types, routing.type_profile(expected.couplings, winner),
+                               atol=1e-6)
+    tiled = array(chart(app, "routing_type_maps")["data"][0]["z"])
+    last = routing.on_grid(expected.couplings, winner)[-1]
+    np.testing.assert_allclose(tiled[7:13, 14:20], last[..., 10], atol=1e-6)  # type 10
+
+    entropy = routing.mean_entropy(expected.couplings)
+    shown = metrics(app)
+    for t in range(3):
+        assert shown[f"Iteration {t + 1}: coupling entropy"] == f"{entropy[t]:.2f} bits"
+    assert shown["Iteration 1: coupling entropy"] == f"{math.log2(10):.2f} bits"
+    assert any(f"winning **{winner}** capsule" in m.value for m in app.markdown)
+
+    app.radio(key="routing_reduce").set_value("max")
+    run(app)
+    largest = routing.position_maps(expected.couplings, winner, "max")
+    np.testing.assert_allclose(array(chart(app, "routing_maps")["data"][2]["z"]), largest[2],
+                               atol=1e-6)
+
+
+def test_transform_view_answers_as_the_lab_does(app, lab, sample):
+    image = gallery_image(sample, GALLERY_DIGIT)
+    open_gallery_digit(app, GALLERY_DIGIT, TRANSFORM_VIEW)
+    shown = metrics(app)
+    # unchanged, the playground answers what the page's verdict answers
+    assert shown["CNN reads"] == shown["CNN"]
+    assert shown["CapsNet reads"] == shown["CapsNet"]
+    np.testing.assert_array_equal(array(chart(app, "play_input")["data"][0]["z"]), image)
+
+    app.slider(key="play_rotation").set_value(30.0)
+    app.slider(key="play_shift_x").set_value(-2)
+    app.slider(key="play_stroke").set_value(1)
+    run(app)
+    bent = transforms.apply(image, transforms.Transform(rotation=30, shift_x=-2, stroke=1))
+    expected = lab.analyze(bent)
+    np.testing.assert_allclose(array(chart(app, "play_input")["data"][0]["z"]), bent,
+                               atol=1e-6)
+    np.testing.assert_allclose(array(chart(app, "play_reconstruction")["data"][0]["z"]),
+                               expected.reconstruction, atol=1e-4)
+    shown = metrics(app)
+    assert shown["CNN reads"] == str(expected.cnn_label)
+    assert shown["CapsNet reads"] == str(expected.capsnet_label)
+
+    next(b for b in app.button if b.label == "Undo all changes").click()
+    run(app)
+    assert app.slider(key="play_rotation").value == 0.0
+    np.testing.assert_array_equal(array(chart(app, "play_input")["data"][0]["z"]), image)
+
+
+def test_sweeps_follow_the_true_class_over_the_expected_steps(app, lab, sample):
+    image = gallery_image(sample, GALLERY_DIGIT)
+    label = int(sample.labels[GALLERY_DIGIT])
+    open_gallery_digit(app, GALLERY_DIGIT, TRANSFORM_VIEW)
+
+    rotation = chart(app, "sweep_rotation")["data"]
+    assert [trace["name"] for trace in rotation] == ["CNN probability", "CapsNet length"]
+    for trace in rotation:
+        assert array(trace["x"]).tolist() == list(range(-60, 61, 5))
+    results = lab.analyze_batch(transforms.rotation_sweep(image))
+    np.testing.assert_allclose(array(rotation[0]["y"]),
+                               [r.cnn_probabilities[label] for r in results], atol=1e-5)
+    np.testing.assert_allclose(array(rotation[1]["y"]),
+                               [r.capsnet_lengths[label] for r in results], atol=1e-5)
+
+    shift = chart(app, "sweep_shift")["data"]
+    assert len(shift) == 4
+    for trace in shift:
+        assert array(trace["x"]).tolist() == list(range(-6, 7))
+    assert any(f"the label {label}" in m.value for m in app.markdown)
+
+
+def test_sweeps_of_a_drawing_follow_the_models_answer(app, sample):
+    app.session_state["injected_image"] = canvas_drawing(sample.images[GALLERY_DIGIT])
+    app.session_state["view"] = TRANSFORM_VIEW
+    run(app)
+    shown = metrics(app)
+    text = " ".join(m.value for m in app.markdown)
+    if shown["CNN"] == shown["CapsNet"]:
+        assert f"the class both models give the unchanged input, {shown['CNN']}" in text
+    else:
+        assert "its own answer for the unchanged input" in text
+
+
+def write_report(path, sha256s: dict, images: int = 10_000) -> dict:
+    report = {
+        "images": images, "seed": 0,
+        "rotation": {"degrees": list(robustness.ROTATIONS),
+                     "accuracy": {"cnn": [0.5, 0.8, 0.95, 0.99, 0.96, 0.82, 0.55],
+                                  "capsnet": [0.6, 0.85, 0.97, 0.99, 0.97, 0.86, 0.62]}},
+        "shift": {"pixels": list(robustness.SHIFTS),
+                  "directions": "one of the 8 directions per image, at random (seed 0)",
+                  "accuracy": {"cnn": [0.99, 0.98, 0.7, 0.3],
+                               "capsnet": [0.99, 0.99, 0.8, 0.4]}},
+        "weights_sha256": sha256s,
+    }
+    path.write_text(json.dumps(report))
+    return report
+
+
+def current_sha256s(folder) -> dict[str, str]:
+    return {name: checkpoints.sha256(checkpoints.paths(name, folder)[0])
+            for name in checkpoints.MODEL_NAMES}
+
+
+def test_robustness_view_says_when_there_is_no_report(app):
+    open_gallery_digit(app, GALLERY_DIGIT, ROBUSTNESS_VIEW)
+    assert any("No robustness report" in info.value for info in app.info)
+    assert "robustness_rotation" not in [e.key for e in app.get("plotly_chart")]
+
+
+def test_robustness_view_plots_the_report(app, weights_folder):
+    report = write_report(robustness.REPORT_PATH, current_sha256s(weights_folder))
+    open_gallery_digit(app, GALLERY_DIGIT, ROBUSTNESS_VIEW)
+    for key, kind, unit in (("robustness_rotation", "rotation", "degrees"),
+                            ("robustness_shift", "shift", "pixels")):
+        lines = chart(app, key)["data"]
+        assert [line["name"] for line in lines] == ["CNN", "CapsNet"]
+        for line, name in zip(lines, ("cnn", "capsnet"), strict=True):
+            assert array(line["x"]).tolist() == report[kind][unit]
+            np.testing.assert_allclose(array(line["y"]), report[kind]["accuracy"][name])
+    assert not any("other" in warning.value for warning in app.warning)
+
+
+def test_robustness_view_warns_about_other_weights_and_partial_runs(app, weights_folder):
+    sha256s = current_sha256s(weights_folder)
+    sha256s["capsnet"] = "0" * 64
+    write_report(robustness.REPORT_PATH, sha256s, images=500)
+    open_gallery_digit(app, GALLERY_DIGIT, ROBUSTNESS_VIEW)
+    assert any("other CapsNet weights" in warning.value for warning in app.warning)
+    assert any("first 500 test digits" in caption.value for caption in app.caption)
+    chart(app, "robustness_rotation")  # still plotted, with the warning above it
+
+
+def test_disagreement_view_lists_digits_the_models_read_differently(app, lab, sample):
+    open_gallery_digit(app, GALLERY_DIGIT, DISAGREEMENT_VIEW)
+    buttons = [b for b in app.button if b.key and b.key.startswith("disagreement_")]
+    kind = "disagreement" if np.any(sample.kind == "disagreement") else "random"
+    if not buttons:
+        # the documented empty message, and it must be true
+        assert any("agree on all" in info.value for info in app.info)
+        candidates = np.flatnonzero(sample.kind == kind)
+        results = lab.analyze_batch(sample.images[candidates].astype("float32") / 255.0)
+        assert all(result.agree for result in results)
+        return
+    indices = [int(b.key.removeprefix("disagreement_")) for b in buttons]
+    assert len(indices) <= 12
+    assert all(sample.kind[i] == kind for i in indices)
+    for index in indices:
+        assert not lab.analyze(gallery_image(sample, index)).agree
+    chosen = app.radio(key="disagreement_kind").value
+    for index in indices:
+        result = lab.analyze(gallery_image(sample, index))
+        right = {"capsnet": result.capsnet_label, "cnn": result.cnn_label}.get(chosen)
+        if right is None:
+            assert sample.labels[index] not in (result.cnn_label, result.capsnet_label)
+        else:
+            assert right == sample.labels[index]
+
+    buttons[0].click()
+    run(app)
+    assert app.session_state["source"] == "gallery"
+    assert app.session_state["gallery_index"] == indices[0]
+    assert any(f"#{sample.test_index[indices[0]]}" in c.value for c in app.caption)
+
+
+def test_model_report_shows_the_metrics_files(app, weights_folder):
+    open_gallery_digit(app, GALLERY_DIGIT, REPORT_VIEW)
+    text = "\n".join(m.value for m in app.markdown)
+    for name in checkpoints.MODEL_NAMES:
+        record = checkpoints.read_metrics(name, weights_folder)
+        if "test_accuracy" in record:
+            assert f"{100 * record['test_accuracy']:.2f}%" in text
+            assert f"({record['test_errors']} errors in" in text
+        if "parameters" in record:
+            assert f"{record['parameters']:,}" in text
+        if "confusion_matrix" in record:
+            figure = chart(app, f"confusion_{name}")
+            np.testing.assert_array_equal(array(figure["data"][0]["text"]),
+                                          record["confusion_matrix"])
+        history = record.get("history") or []
+        if history:
+            lines = chart(app, "training_accuracy")["data"]
+            line = next(line for line in lines
+                        if line["name"].startswith({"cnn": "CNN", "capsnet": "CapsNet"}[name])
+                        and "validation" in line["name"])
+            assert array(line["x"]).tolist() == [entry["epoch"] for entry in history]
+            np.testing.assert_allclose(array(line["y"]),
+                                       [entry["val_accuracy"] for entry in history])
+    assert any("ms through both models" in c.value for c in app.caption)
