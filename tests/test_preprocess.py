@@ -153,10 +153,13 @@ def test_to_ink_inverts_light_paper():
     assert ink[25, 25] == pytest.approx(1.0) and ink[0, 0] == pytest.approx(0.0)
 
 
-def test_preprocessed_digits_are_read_like_mnist(digits, lab):
+def test_preprocessed_digits_are_read_like_mnist(lab):
     """The shipped models read enlarged redrawn test digits as well as the originals."""
-    images, labels = digits
-    analyses = lab.analyze_batch(redrawn(images, (4, 10), seed=2))
+    sample = load_sample().select("random")
+    originals = lab.analyze_batch(sample.images.astype("float32") / 255)
+    redrawns = lab.analyze_batch(redrawn(sample.images, (4, 10), seed=2))
     for name in ("cnn_label", "capsnet_label"):
-        accuracy = np.mean([getattr(a, name) == y for a, y in zip(analyses, labels, strict=True)])
-        assert accuracy >= 0.97, name
+        before = np.array([getattr(a, name) for a in originals])
+        after = np.array([getattr(a, name) for a in redrawns])
+        assert np.mean(after == sample.labels) >= np.mean(before == sample.labels) - 0.01, name
+        assert np.mean(after == before) >= 0.97, name
