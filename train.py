@@ -16,7 +16,7 @@ from pathlib import Path
 
 from capsnet import checkpoints
 from capsnet.config import CapsNetConfig, CNNConfig, TrainConfig
-from capsnet.data import DATA_ENV, DataError, load_mnist, load_test
+from capsnet.data import DATA_HELP, DataError, load_mnist, load_test
 
 DEFAULTS = TrainConfig()
 
@@ -26,13 +26,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    data_help = (f"MNIST .npz in the keras.datasets layout (default: ${DATA_ENV}, "
-                 "else Keras' download)")
-
     train = commands.add_parser("train", help="train one model or both")
     train.add_argument("--model", choices=("capsnet", "cnn", "both"), default="both",
                        help="which model to train (default: both)")
-    train.add_argument("--data", type=Path, default=None, help=data_help)
+    train.add_argument("--data", type=Path, default=None, help=DATA_HELP)
     train.add_argument("--out", type=Path, default=Path("runs/latest"),
                        help="folder for <model>.weights.h5 and <model>.json "
                             "(default: runs/latest; the page reads capsnet/weights)")
@@ -67,10 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     evaluate = commands.add_parser(
         "evaluate", help="measure the shipped weights on the full test set (JSON to stdout)")
-    evaluate.add_argument("--data", type=Path, default=None, help=data_help)
-    evaluate.add_argument("--weights", type=Path, default=None,
-                          help="weights folder (default: $CAPSNET_WEIGHTS, else the shipped "
-                               "capsnet/weights)")
+    evaluate.add_argument("--data", type=Path, default=None, help=DATA_HELP)
+    evaluate.add_argument("--weights", type=Path, default=None, help=checkpoints.WEIGHTS_HELP)
     evaluate.add_argument("--model", choices=("capsnet", "cnn", "both"), default="both",
                           help="which model to evaluate (default: both)")
     evaluate.add_argument("--record", action="store_true",

@@ -17,6 +17,7 @@ from capsnet.config import CapsNetConfig, CNNConfig
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"  # the weights shipped with the package
 WEIGHTS_ENV = "CAPSNET_WEIGHTS"  # environment variable naming another weights folder
+WEIGHTS_HELP = f"weights folder (default: ${WEIGHTS_ENV}, else the shipped capsnet/weights)"
 MODEL_NAMES = ("cnn", "capsnet")
 TRAIN_HINT = "Train them with `python train.py train --model {name} --out {folder}`."
 

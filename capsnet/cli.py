@@ -32,8 +32,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m capsnet", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
-    weights_help = ("weights folder (default: $CAPSNET_WEIGHTS, else the shipped "
-                    "capsnet/weights)")
 
     predict = commands.add_parser(
         "predict", help="read the digit in each image file with both models (JSON lines)")
@@ -41,7 +39,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                          help="PNG, JPEG, GIF, BMP, WebP or TIFF file of one digit: a canvas "
                               "drawing (light ink on a clear or dark sheet) or a photo "
                               "(dark ink on light paper)")
-    predict.add_argument("--weights", type=Path, default=None, help=weights_help)
+    predict.add_argument("--weights", type=Path, default=None, help=checkpoints.WEIGHTS_HELP)
 
     benchmark = commands.add_parser(
         "benchmark", help="time training, inference and the page's steps (Markdown table)")
@@ -52,7 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                            help="timed training steps of 100 images per model after a "
                                 f"warm-up step (default: {TRAIN_STEPS})")
     benchmark.add_argument("--weights", type=Path, default=None,
-                           help=weights_help + "; freshly built models are timed when "
+                           help=checkpoints.WEIGHTS_HELP + "; freshly built models are timed when "
                                 "there are none")
     return parser.parse_args(argv)
 

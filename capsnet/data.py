@@ -11,6 +11,7 @@ import numpy as np
 from capsnet.config import IMAGE_SIZE, NUM_CLASSES
 
 DATA_ENV = "CAPSNET_MNIST"  # environment variable naming the MNIST .npz file
+DATA_HELP = f"MNIST .npz in the keras.datasets layout (default: ${DATA_ENV}, else Keras' download)"
 NPZ_KEYS = ("x_train", "y_train", "x_test", "y_test")  # keras.datasets.mnist layout
 
 

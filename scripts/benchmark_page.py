@@ -144,7 +144,7 @@ def main() -> None:
                         help=f"memory growth is reported over this many last drawings "
                              f"(default: {WINDOW})")
     parser.add_argument("--weights", type=Path, default=None,
-                        help="weights folder (default: $CAPSNET_WEIGHTS, else the shipped one)")
+                        help=checkpoints.WEIGHTS_HELP)
     parser.add_argument("--samples", type=Path, default=None,
                         help="also write each drawing's time, RSS and answers to this CSV file")
     parser.add_argument("--seed", type=int, default=0,

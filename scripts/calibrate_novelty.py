@@ -29,7 +29,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from capsnet import checkpoints, nondigits, novelty  # noqa: E402
-from capsnet.data import load_arrays  # noqa: E402
+from capsnet.data import DATA_HELP, load_arrays  # noqa: E402
 from capsnet.inference import Lab  # noqa: E402
 
 MAX_FALSE_ALARM = 0.01  # at most 1 in 100 real digits may be called "not a digit"
@@ -52,9 +52,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=None,
-                        help="MNIST .npz (default: $CAPSNET_MNIST, else Keras' download)")
+                        help=DATA_HELP)
     parser.add_argument("--weights", type=Path, default=None,
-                        help="weights folder (default: $CAPSNET_WEIGHTS, else the shipped one)")
+                        help=checkpoints.WEIGHTS_HELP)
     parser.add_argument("--limit", type=int, default=None,
                         help="use only the first N test digits, for a quick trial "
                              "(default: all 10,000)")

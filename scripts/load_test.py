@@ -174,7 +174,7 @@ def main() -> None:
                         help="rounds of concurrent sessions; memory is read before and after "
                              "each (default: 1)")
     parser.add_argument("--weights", type=Path, default=None,
-                        help="weights folder (default: $CAPSNET_WEIGHTS, else the shipped one)")
+                        help=checkpoints.WEIGHTS_HELP)
     args = parser.parse_args()
     for name in ("sessions", "analyses", "rounds"):
         if getattr(args, name) <= 0:

@@ -18,7 +18,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from capsnet import checkpoints  # noqa: E402
-from capsnet.data import load_arrays  # noqa: E402
+from capsnet.data import DATA_HELP, load_arrays  # noqa: E402
 from capsnet.samples import SAMPLE_PATH  # noqa: E402
 
 PER_CLASS = 30  # 300 random digits: enough to measure 99% accuracy to within about 1%
@@ -28,7 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=None,
-                        help="MNIST .npz (default: $CAPSNET_MNIST, else Keras' download)")
+                        help=DATA_HELP)
     parser.add_argument("--weights", type=Path, default=None,
                         help="weights folder for finding disagreements (default: shipped)")
     parser.add_argument("--per-class", type=int, default=PER_CLASS,

@@ -25,7 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from capsnet import checkpoints, robustness  # noqa: E402
-from capsnet.data import load_arrays, to_model_input  # noqa: E402
+from capsnet.data import DATA_HELP, load_arrays, to_model_input  # noqa: E402
 from capsnet.training import describe_device, scores  # noqa: E402
 
 
@@ -38,9 +38,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=None,
-                        help="MNIST .npz (default: $CAPSNET_MNIST, else Keras' download)")
+                        help=DATA_HELP)
     parser.add_argument("--weights", type=Path, default=None,
-                        help="weights folder (default: $CAPSNET_WEIGHTS, else the shipped one)")
+                        help=checkpoints.WEIGHTS_HELP)
     parser.add_argument("--limit", type=int, default=None,
                         help="measure only the first N test images (needs --out)")
     parser.add_argument("--seed", type=int, default=robustness.SEED,

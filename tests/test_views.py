@@ -4,16 +4,17 @@ Like tests/test_app.py, these hold for any weights, trained or not: each view mu
 the Lab, the routing summaries and the metrics files give for the same input.
 """
 
-import base64
 import json
 import math
 
 import numpy as np
 import pytest
 from conftest import ROOT
+from page_reading import array, chart, metrics, run
 from streamlit.testing.v1 import AppTest
 
 from capsnet import checkpoints, robustness, routing, transforms
+from capsnet.benchmark import canvas_drawing
 from capsnet.samples import load_sample
 
 APP = str(ROOT / "app.py")
@@ -40,12 +41,6 @@ def app(weights_folder, monkeypatch, tmp_path):
     return AppTest.from_file(APP, default_timeout=TIMEOUT)
 
 
-def run(at: AppTest) -> AppTest:
-    at.run()
-    assert not at.exception, [e.value for e in at.exception]
-    return at
-
-
 def open_gallery_digit(at: AppTest, index: int, view: str) -> AppTest:
     at.session_state["source"] = "gallery"
     at.session_state["gallery_index"] = index
@@ -53,40 +48,8 @@ def open_gallery_digit(at: AppTest, index: int, view: str) -> AppTest:
     return run(at)
 
 
-def chart(at: AppTest, key: str) -> dict:
-    for element in at.get("plotly_chart"):
-        if element.key == key:
-            return json.loads(element.proto.spec)
-    raise AssertionError(f"no chart {key!r}; the page shows "
-                         f"{[e.key for e in at.get('plotly_chart')]}")
-
-
-def array(value) -> np.ndarray:
-    """A plotly array: a plain list, or the typed base64 form plotly writes for numpy."""
-    if isinstance(value, dict):
-        data = np.frombuffer(base64.b64decode(value["bdata"]), dtype=value["dtype"])
-        shape = value.get("shape")
-        return data.reshape([int(n) for n in shape.split(",")]) if shape else data
-    return np.asarray(value)
-
-
-def metrics(at: AppTest) -> dict[str, str]:
-    return {metric.label: metric.value for metric in at.metric}
-
-
 def gallery_image(sample, index: int) -> np.ndarray:
     return sample.images[index].astype("float32") / 255.0
-
-
-def canvas_drawing(digit: np.ndarray, size: int = 280) -> np.ndarray:
-    """A uint8 MNIST digit drawn as the page's canvas hands it over: white ink whose alpha is
-    the ink level, on a transparent sheet."""
-    from PIL import Image
-
-    alpha = np.asarray(Image.fromarray(digit).resize((size, size), Image.Resampling.BILINEAR))
-    drawing = np.full((size, size, 4), 255, dtype="uint8")
-    drawing[..., 3] = alpha
-    return drawing
 
 
 @pytest.mark.parametrize("view", VIEWS)
