@@ -65,6 +65,8 @@ GALLERY_KINDS = {"random": "One of each digit", "disagreement": "Where the model
 ANALYSIS_CACHE = 32  # inputs remembered per process (each about 150 kB, mostly couplings):
 # enough for reruns and going back and forth; small, so memory levels off after a few drawings
 PLOT_CONFIG = {"displayModeBar": False}  # the charts need no zoom or export buttons
+AS_MNIST = ("as MNIST would have it: cropped, scaled into a 20×20 box, centred by its centre "
+            "of mass, its stroke brought to MNIST's width.")
 GUIDANCE = (
     "Draw a digit from 0 to 9 on the black square, or load a real MNIST test digit from "
     "the sidebar. Both models answer as you draw; there is no button to press."
@@ -329,9 +331,7 @@ def current_input(drawing: np.ndarray | None, sample: Sample,
                          "An image set by a script, preprocessed like a drawing.")
     if st.session_state["source"] == "upload" and upload is not None:
         return PageInput(upload.getvalue(), "upload",
-                         "Your uploaded image as MNIST would have it: cropped, scaled into a "
-                         "20×20 box, centred by its centre of mass, its stroke brought to "
-                         "MNIST's width.")
+                         f"Your uploaded image {AS_MNIST}")
     index = st.session_state["gallery_index"]
     if st.session_state["source"] == "gallery" and index is not None:
         label, number = int(sample.labels[index]), int(sample.test_index[index])
@@ -341,8 +341,13 @@ def current_input(drawing: np.ndarray | None, sample: Sample,
     if drawing is None:
         return None
     return PageInput(drawing, "drawing",
-                     "Your drawing as MNIST would have it: cropped, scaled into a 20×20 box, "
-                     "centred by its centre of mass, its stroke brought to MNIST's width.")
+                     f"Your drawing {AS_MNIST}")
+
+
+def captioned_image(caption: str, image: np.ndarray, key: str, height: int) -> None:
+    """A 28x28 image enlarged as a heatmap, under a caption."""
+    st.caption(caption)
+    st.plotly_chart(charts.image_figure(image, height), key=key, config=PLOT_CONFIG)
 
 
 def model_input(page_input: PageInput) -> np.ndarray:
@@ -479,13 +484,10 @@ def pose_panel(folder: str, image: np.ndarray, capsules: np.ndarray, digit: int)
     pose = pose_sliders(dimensions)  # below the images: the columns above are filled next
     reconstruction = load_lab(folder).reconstruct(capsules, digit, pose)
     with shown:
-        st.caption("Input")
-        st.plotly_chart(charts.image_figure(image, POSE_IMAGE_HEIGHT), key="reconstruct_input",
-                        config=PLOT_CONFIG)
+        captioned_image("Input", image, "reconstruct_input", POSE_IMAGE_HEIGHT)
     with rebuilt:
-        st.caption(f"Decoded from the {digit} capsule")
-        st.plotly_chart(charts.image_figure(reconstruction, POSE_IMAGE_HEIGHT),
-                        key="reconstruction", config=PLOT_CONFIG)
+        captioned_image(f"Decoded from the {digit} capsule", reconstruction, "reconstruction",
+                        POSE_IMAGE_HEIGHT)
     with notes:
         error = float(np.mean(np.square(image - reconstruction)))
         st.markdown(
@@ -610,13 +612,10 @@ def transform_panel(folder: str, image: np.ndarray) -> None:
     result = analyse(folder, bent)
     shown, rebuilt, answers = st.columns([1, 1, 1.4])
     with shown:
-        st.caption("What the models now see")
-        st.plotly_chart(charts.image_figure(bent, PLAY_IMAGE_HEIGHT), key="play_input",
-                        config=PLOT_CONFIG)
+        captioned_image("What the models now see", bent, "play_input", PLAY_IMAGE_HEIGHT)
     with rebuilt:
-        st.caption(f"Decoded from the {result.capsnet_label} capsule")
-        st.plotly_chart(charts.image_figure(result.reconstruction, PLAY_IMAGE_HEIGHT),
-                        key="play_reconstruction", config=PLOT_CONFIG)
+        captioned_image(f"Decoded from the {result.capsnet_label} capsule",
+                        result.reconstruction, "play_reconstruction", PLAY_IMAGE_HEIGHT)
     with answers:
         cnn, capsnet = st.columns(2)
         cnn.metric("CNN reads", str(result.cnn_label))
