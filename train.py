@@ -59,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                        help="XLA compilation: 'auto' compiles on JAX and on GPUs and not on "
                             "a TensorFlow CPU, where XLA's convolution gradients are slow "
                             "(default: auto)")
+    train.add_argument("--init", type=Path, default=None,
+                       help="weights folder to continue training from, e.g. capsnet/weights "
+                            "(default: a fresh initialisation)")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="0 silent, 1 progress bar, 2 one line per epoch (default: 1)")
 
@@ -97,7 +100,7 @@ def run_train(args: argparse.Namespace) -> None:
     for name in names:
         config = CapsNetConfig(routings=args.routings) if name == "capsnet" else CNNConfig()
         record = train(name, data, train_config, args.out, config, jit_compile=jit,
-                       verbose=args.verbose)
+                       verbose=args.verbose, init=args.init)
         print(f"{name}: test accuracy {record['test_accuracy']:.4f} "
               f"({record['test_errors']} errors), best epoch {record['best_epoch']} of "
               f"{record['epochs_run']}, {record['training_seconds']:.0f} s on "

@@ -135,13 +135,22 @@ def compile_trainer(name: str, built, train_config: TrainConfig, steps_per_epoch
 
 def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
           model_config: CapsNetConfig | CNNConfig | None = None, jit_compile="auto",
-          verbose: int | str = "auto") -> dict:
+          verbose: int | str = "auto", init: str | Path | None = None) -> dict:
     """Trains one model, keeps the weights best on validation, and measures them on test.
+
+    Args:
+        init: a weights folder to start from instead of a fresh initialisation (the run
+            goes on from those weights with a new optimizer); its model configuration is
+            used and `model_config` is ignored.
 
     Returns:
         The metrics record written beside the weights in `out`.
     """
     keras.utils.set_random_seed(train_config.seed)
+    start = None
+    if init is not None:
+        start, earlier = checkpoints.load(name, init)
+        model_config = start.config
     steps_per_epoch = int(np.ceil(len(data.train) / train_config.batch_size))
     if name == "capsnet":
         built = build_capsnet(model_config, train_config.max_shift, seed=train_config.seed)
@@ -155,6 +164,8 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
         validation = (data.validation.images, data.validation.one_hot())
     else:
         raise ValueError(f"name must be 'capsnet' or 'cnn'. Received: name={name!r}")
+    if start is not None:
+        built.model.set_weights(start.model.get_weights())
     compile_trainer(name, built, train_config, steps_per_epoch, jit_compile)
 
     record = {
@@ -167,6 +178,12 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
         "keras_version": keras.__version__,
         "device": describe_device(),
     }
+    if start is not None:
+        record["init"] = {
+            key: earlier.get(key)
+            for key in ("weights_sha256", "epochs_run", "training_seconds", "device",
+                        "validation_accuracy", "test_accuracy")
+        }
 
     def save(keeper: KeepBest) -> None:
         # Written at every improvement, so an interrupted run still leaves usable weights.

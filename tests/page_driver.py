@@ -275,7 +275,17 @@ def heatmap(page, key: str, timeout: float = ANSWER_TIMEOUT) -> np.ndarray:
     """The image of a keyed `charts.image_figure` chart, as plotly holds it in the browser."""
     chart = page.locator(f".st-key-{key} .js-plotly-plot")
     chart.wait_for(timeout=timeout * 1000)
-    z = chart.evaluate("element => element.data[0].z")
+    # While Streamlit re-renders a chart, its element is there before plotly has drawn
+    # into it; poll until the data is in place.
+    z = None
+    for _ in range(int(timeout * 10)):
+        z = chart.evaluate("element => (element.data && element.data.length)"
+                           " ? element.data[0].z : null")
+        if z is not None:
+            break
+        page.wait_for_timeout(100)
+    if z is None:
+        raise AssertionError(f"the {key!r} chart held no image after {timeout} s")
     if isinstance(z, dict):  # plotly's typed-array form: {"dtype", "bdata", "shape"}
         values = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"])
         shape = [int(n) for n in str(z.get("shape", values.size)).split(",")]

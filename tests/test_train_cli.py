@@ -38,7 +38,7 @@ def test_missing_data_is_a_clear_error(tmp_path):
 def test_help_documents_every_flag():
     result = run("train", "--help")
     for flag in ("--epochs", "--batch-size", "--lr", "--lr-decay", "--max-shift", "--seed",
-                 "--out", "--data", "--model"):
+                 "--out", "--data", "--model", "--init"):
         assert flag in result.stdout
 
 
@@ -56,3 +56,24 @@ def test_evaluate_record_completes_the_metrics_file(tmp_path, mnist_path):
     assert metrics["test_errors"] == printed["test_errors"]
     assert sum(map(sum, metrics["confusion_matrix"])) == 10000
     checkpoints.load("cnn", tmp_path)  # the checksum still matches the weights
+
+
+def test_init_continues_from_saved_weights(tmp_path, mnist_path):
+    import numpy as np
+
+    from capsnet import checkpoints
+    from capsnet.models import build_cnn
+
+    start = build_cnn(seed=0)  # the run's own initialisation would use --seed 1
+    checkpoints.save("cnn", start.model, start.config, {"model": "cnn"}, tmp_path / "start")
+    # With a learning rate of 0 the trainable weights stay where they started.
+    result = run("train", "--model", "cnn", "--data", str(mnist_path), "--limit", "200",
+                 "--validation-size", "100", "--epochs", "1", "--lr", "0", "--init",
+                 str(tmp_path / "start"), "--out", str(tmp_path / "run"), "--verbose", "0")
+    assert result.returncode == 0, result.stderr
+    trained, metrics = checkpoints.load("cnn", tmp_path / "run")
+    assert metrics["init"]["weights_sha256"] == checkpoints.sha256(
+        tmp_path / "start" / "cnn.weights.h5")
+    for before, after in zip(start.model.trainable_weights, trained.model.trainable_weights,
+                             strict=True):
+        np.testing.assert_array_equal(after.numpy(), before.numpy())
