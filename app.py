@@ -857,7 +857,7 @@ def latency(folder: str) -> dict[str, float]:
 
 def report_cell(record: dict, name: str) -> str:
     """One fact from a metrics file, in words, or a dash where it was not recorded."""
-    value = record.get(name)
+    value = {**record, **checkpoints.training_totals(record)}.get(name)
     if value is None:
         return "—"
     if name == "test_accuracy":
@@ -911,7 +911,9 @@ def view_model_report(folder: str, analysis: Analysis) -> None:
         return
     accuracy, loss = [], []
     for name, history in histories.items():
-        epochs = [entry["epoch"] for entry in history]
+        # A run continued from earlier weights numbers its epochs after theirs.
+        before = (metrics.get(name, {}).get("init") or {}).get("epochs_run") or 0
+        epochs = [before + entry["epoch"] for entry in history]
         title = charts.MODEL_TITLES[name]
         for field, words, dash in (("accuracy", "training", "dot"),
                                    ("val_accuracy", "validation", "solid")):

@@ -63,6 +63,22 @@ def read_metrics(name: str, folder: str | os.PathLike | None = None) -> dict:
         ) from error
 
 
+def training_totals(metrics: dict) -> dict:
+    """Epochs and seconds of training behind a set of weights, counting the earlier runs that
+    a `train --init` run went on from (`metrics["init"]` holds their totals).
+
+    Returns:
+        `{"epochs_run": int | None, "training_seconds": float | None}`; None where the
+        metrics do not record it.
+    """
+    earlier = metrics.get("init") or {}
+    totals = {}
+    for key in ("epochs_run", "training_seconds"):
+        value = metrics.get(key)
+        totals[key] = None if value is None else value + (earlier.get(key) or 0)
+    return totals
+
+
 def save(name: str, model, config, metrics: dict, folder: str | os.PathLike) -> Path:
     """Saves a model's weights and its metrics (with config and checksum) to a folder."""
     weights_path, metrics_path = paths(name, folder)

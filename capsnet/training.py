@@ -180,9 +180,9 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
     }
     if start is not None:
         record["init"] = {
-            key: earlier.get(key)
-            for key in ("weights_sha256", "epochs_run", "training_seconds", "device",
-                        "validation_accuracy", "test_accuracy")
+            **{key: earlier.get(key) for key in ("weights_sha256", "device",
+                                                 "validation_accuracy", "test_accuracy")},
+            **checkpoints.training_totals(earlier),
         }
 
     def save(keeper: KeepBest) -> None:

@@ -259,7 +259,15 @@ def test_model_report_shows_the_metrics_files(app, weights_folder):
             line = next(line for line in lines
                         if line["name"].startswith({"cnn": "CNN", "capsnet": "CapsNet"}[name])
                         and "validation" in line["name"])
-            assert array(line["x"]).tolist() == [entry["epoch"] for entry in history]
+            # a run continued from earlier weights numbers its epochs after theirs
+            before = (record.get("init") or {}).get("epochs_run") or 0
+            assert array(line["x"]).tolist() == [before + entry["epoch"] for entry in history]
             np.testing.assert_allclose(array(line["y"]),
                                        [entry["val_accuracy"] for entry in history])
+    epochs = [checkpoints.read_metrics(name, weights_folder).get("epochs_run")
+              for name in checkpoints.MODEL_NAMES]
+    if None not in epochs:
+        before = [(checkpoints.read_metrics(name, weights_folder).get("init") or {})
+                  .get("epochs_run") or 0 for name in checkpoints.MODEL_NAMES]
+        assert f"| Epochs | {epochs[0] + before[0]} | {epochs[1] + before[1]} |" in text
     assert any("ms through both models" in c.value for c in app.caption)
