@@ -744,19 +744,15 @@ def view_robustness(folder: str, analysis: Analysis) -> None:
         titles = " and ".join(charts.MODEL_TITLES[name] for name in stale)
         st.warning(f"This report was measured with other {titles} weights than the page's "
                    f"models; measure it again with {command}.", icon=":material/warning:")
-    rotation, shift = st.columns(2)
-    rotation.plotly_chart(charts.lines_figure(
-        report["rotation"]["degrees"],
-        [{"name": charts.MODEL_TITLES[m], "model": m, "y": values}
-         for m, values in report["rotation"]["accuracy"].items()],
-        "Test accuracy under rotation", "rotation (degrees)", "accuracy"),
-        key="robustness_rotation", config=PLOT_CONFIG)
-    shift.plotly_chart(charts.lines_figure(
-        report["shift"]["pixels"],
-        [{"name": charts.MODEL_TITLES[m], "model": m, "y": values}
-         for m, values in report["shift"]["accuracy"].items()],
-        "Test accuracy under shifts", "shift (pixels)", "accuracy"),
-        key="robustness_shift", config=PLOT_CONFIG)
+    panels = (("rotation", "degrees", "Test accuracy under rotation", "rotation (degrees)"),
+              ("shift", "pixels", "Test accuracy under shifts", "shift (pixels)"))
+    for column, (kind, axis, title, x_title) in zip(st.columns(2), panels, strict=True):
+        column.plotly_chart(charts.lines_figure(
+            report[kind][axis],
+            [{"name": charts.MODEL_TITLES[m], "model": m, "y": values}
+             for m, values in report[kind]["accuracy"].items()],
+            title, x_title, "accuracy"),
+            key=f"robustness_{kind}", config=PLOT_CONFIG)
     images = int(report["images"])
     part = "" if images == MNIST_TEST_IMAGES else (
         f" Only the first {images:,} test digits were measured, not all "
