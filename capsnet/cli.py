@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
-from capsnet import checkpoints
+from capsnet import checkpoints, quiet
 from capsnet.images import ImageError, load_image
 from capsnet.inference import Lab
 from capsnet.preprocess import NotADigit, preprocess
@@ -93,7 +92,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_benchmark(args: argparse.Namespace) -> int:
-    from capsnet.benchmark import run  # loads Keras, which `predict` loads only with weights
+    from capsnet.benchmark import run  # the models' builders and trainers: benchmark only
 
     print(run(repeats=args.repeats, train_steps=args.train_steps, folder=args.weights))
     return 0
@@ -101,7 +100,7 @@ def run_benchmark(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's start-up notes off stderr
+    quiet.import_keras()  # first, so that TensorFlow's start-up notes stay off stderr
     try:
         if args.command == "predict":
             return run_predict(args)
