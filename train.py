@@ -14,9 +14,9 @@ import json
 import sys
 from pathlib import Path
 
-from capsnet import checkpoints
-from capsnet.config import CapsNetConfig, CNNConfig, TrainConfig
-from capsnet.data import DATA_HELP, DataError, load_mnist, load_test
+from capsnet import checkpoints, drawn, quiet
+from capsnet.config import AUGMENTATIONS, CapsNetConfig, CNNConfig, TrainConfig
+from capsnet.data import DATA_HELP, DataError, load_mnist, load_test, to_model_input
 
 DEFAULTS = TrainConfig()
 
@@ -45,6 +45,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     train.add_argument("--max-shift", type=int, default=DEFAULTS.max_shift,
                        help="random shifts of up to this many pixels, the paper's augmentation "
                             f"(default: {DEFAULTS.max_shift}; 0 turns it off)")
+    train.add_argument("--augment", choices=AUGMENTATIONS, default=DEFAULTS.augment,
+                       help="'drawing': make digits look like canvas drawings (size, "
+                            "proportions, elastic bends, stroke width, flat ink), then the "
+                            "shifts; 'shift': the paper's shifts alone "
+                            f"(default: {DEFAULTS.augment})")
     train.add_argument("--validation-size", type=int, default=DEFAULTS.validation_size,
                        help="training images held out to choose the best epoch "
                             f"(default: {DEFAULTS.validation_size})")
@@ -75,6 +80,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                           help="also write the test metrics and confusion matrix into each "
                                "model's metrics file (completes the record of an interrupted "
                                "training run)")
+    evaluate.add_argument("--drawn", type=Path, nargs="?", const=drawn.DRAWN_PATH, default=None,
+                          metavar="PATH",
+                          help="also measure each model on the drawn-digit yardstick (synthetic "
+                               "canvas drawings, no MNIST): accuracy overall, per digit and per "
+                               "size band (default path: capsnet/assets/drawn.npz, "
+                               "made by scripts/make_drawn.py's defaults when missing)")
     return parser.parse_args(argv)
 
 
@@ -85,7 +96,7 @@ def run_train(args: argparse.Namespace) -> None:
 
     train_config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-        lr_decay=args.lr_decay, max_shift=args.max_shift,
+        lr_decay=args.lr_decay, max_shift=args.max_shift, augment=args.augment,
         validation_size=args.validation_size, seed=args.seed,
     )
     data = load_mnist(args.data, train_config.validation_size, seed=train_config.seed)
@@ -107,16 +118,37 @@ def run_train(args: argparse.Namespace) -> None:
               f"{record['device']} -> {args.out}", file=sys.stderr)
 
 
+def drawn_yardstick(path: Path) -> drawn.Yardstick:
+    """The drawn-digit yardstick at `path`; made (and saved there) with the defaults if missing."""
+    if not path.exists():
+        print(f"No drawn-digit yardstick at {path}: making it as `python scripts/make_drawn.py "
+              f"--out {path}` would (seed 0, {drawn.PER_CLASS} drawings per digit; about half a "
+              "minute)...", file=sys.stderr)
+        yardstick = drawn.make(seed=0, per_class=drawn.PER_CLASS)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        yardstick.save(path)
+        print(f"...saved {len(yardstick)} drawings to {path}", file=sys.stderr)
+        return yardstick
+    try:
+        return drawn.load(path)
+    except drawn.YardstickError as error:
+        raise DataError(str(error)) from error
+
+
 def run_evaluate(args: argparse.Namespace) -> None:
-    from capsnet.training import evaluate
+    from capsnet.training import evaluate, scores
 
     test = load_test(args.data)
+    yardstick = drawn_yardstick(args.drawn) if args.drawn is not None else None
     names = ("cnn", "capsnet") if args.model == "both" else (args.model,)
     results = {}
     for name in names:
         built, _ = checkpoints.load(name, args.weights)
         measured = evaluate(name, built.model, test)
         results[name] = {key: measured[key] for key in ("test_accuracy", "test_errors")}
+        if yardstick is not None:  # fed as the test split is: float32 /255, (n, 28, 28, 1)
+            predicted = scores(name, built.model, to_model_input(yardstick.images)).argmax(-1)
+            results[name]["drawn"] = measured["drawn"] = drawn.report(predicted, yardstick)
         if args.record:
             checkpoints.update_metrics(name, measured, args.weights)
     print(json.dumps(results))
@@ -124,6 +156,7 @@ def run_evaluate(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    quiet.import_keras()  # first, so that TensorFlow's start-up notes stay off stderr
     try:
         if args.command == "train":
             run_train(args)

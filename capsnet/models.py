@@ -7,7 +7,8 @@ from dataclasses import dataclass
 import keras
 from keras import layers
 
-from capsnet.config import IMAGE_SIZE, NUM_CLASSES, CapsNetConfig, CNNConfig
+from capsnet.augment import DrawingStyle
+from capsnet.config import IMAGE_SIZE, NUM_CLASSES, CapsNetConfig, CNNConfig, DrawingAugment
 from capsnet.layers import CapsuleLength, DigitCapsules, Mask, PrimaryCapsules, RandomShift
 from capsnet.losses import margin_loss, reconstruction_loss
 
@@ -49,7 +50,7 @@ class CapsNet:
         reconstructor: `[capsules, one-hot class]` -> image: the decoder behind a mask,
             for reconstructing any class or a capsule whose pose was changed.
         trainer: `[image, one-hot label]` -> `(lengths, reconstruction, target)`, with
-            random shifts and the true class masked, for `fit`.
+            the training augmentation and the true class masked, for `fit`.
     """
 
     config: CapsNetConfig
@@ -58,9 +59,23 @@ class CapsNet:
     trainer: CapsNetTrainer
 
 
+def augmentation(images, max_shift: int, drawing: DrawingAugment | None, seed: int | None):
+    """The training augmentation in front of either model: the drawing style, if any, then
+    the paper's random shifts."""
+    if drawing is not None:
+        images = DrawingStyle.from_config_object(drawing, seed=seed, name="drawing_style")(
+            images)
+    return RandomShift(max_shift, seed=seed, name="random_shift")(images)
+
+
 def build_capsnet(config: CapsNetConfig | None = None, max_shift: int = 2,
-                  seed: int | None = None) -> CapsNet:
-    """Builds the CapsNet of Sabour et al. (2017), Figure 1 and Figure 2."""
+                  seed: int | None = None, drawing: DrawingAugment | None = None) -> CapsNet:
+    """Builds the CapsNet of Sabour et al. (2017), Figure 1 and Figure 2.
+
+    Args:
+        max_shift, drawing: the training augmentation (see `augmentation`); inference
+            never augments.
+    """
     config = config or CapsNetConfig()
 
     # 1) Encoder layers: Conv1 -> PrimaryCaps -> DigitCaps.
@@ -118,10 +133,10 @@ def build_capsnet(config: CapsNetConfig | None = None, max_shift: int = 2,
         name="capsnet_reconstructor",
     )
 
-    # 5) Training: shift, then reconstruct the true class from the shifted image.
+    # 5) Training: augment, then reconstruct the true class from the augmented image.
     train_images = keras.Input(IMAGE_SHAPE, name="image")
     labels = keras.Input((NUM_CLASSES,), name="label_one_hot")
-    shifted = RandomShift(max_shift, seed=seed, name="random_shift")(train_images)
+    shifted = augmentation(train_images, max_shift, drawing, seed)
     train_capsules, _ = encode(shifted)
     trainer = CapsNetTrainer(
         [train_images, labels],
@@ -134,7 +149,7 @@ def build_capsnet(config: CapsNetConfig | None = None, max_shift: int = 2,
 
 @dataclass
 class CNN:
-    """The CNN baseline and its training view (random shifts in front of it)."""
+    """The CNN baseline and its training view (the training augmentation in front of it)."""
 
     config: CNNConfig
     model: keras.Model
@@ -142,7 +157,7 @@ class CNN:
 
 
 def build_cnn(config: CNNConfig | None = None, max_shift: int = 2,
-              seed: int | None = None) -> CNN:
+              seed: int | None = None, drawing: DrawingAugment | None = None) -> CNN:
     """Builds the CNN baseline: per block, two 3x3 convolutions and a strided 5x5 one,
     each batch-normalised, then dropout; a 4x4 convolution head and a softmax."""
     config = config or CNNConfig()
@@ -162,6 +177,6 @@ def build_cnn(config: CNNConfig | None = None, max_shift: int = 2,
     model = keras.Sequential(stack, name="cnn")
 
     train_images = keras.Input(IMAGE_SHAPE, name="image")
-    shifted = RandomShift(max_shift, seed=seed, name="random_shift")(train_images)
+    shifted = augmentation(train_images, max_shift, drawing, seed)
     trainer = keras.Model(train_images, model(shifted), name="cnn_trainer")
     return CNN(config, model, trainer)

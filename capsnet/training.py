@@ -135,13 +135,15 @@ def compile_trainer(name: str, built, train_config: TrainConfig, steps_per_epoch
 
 def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
           model_config: CapsNetConfig | CNNConfig | None = None, jit_compile="auto",
-          verbose: int | str = "auto", init: str | Path | None = None) -> dict:
+          verbose: int | str = "auto", init: str | Path | None = None,
+          callbacks: list | None = None) -> dict:
     """Trains one model, keeps the weights best on validation, and measures them on test.
 
     Args:
         init: a weights folder to start from instead of a fresh initialisation (the run
             goes on from those weights with a new optimizer); its model configuration is
             used and `model_config` is ignored.
+        callbacks: more Keras callbacks for `fit` (for example, one that stops at a deadline).
 
     Returns:
         The metrics record written beside the weights in `out`.
@@ -152,14 +154,17 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
         start, earlier = checkpoints.load(name, init)
         model_config = start.config
     steps_per_epoch = int(np.ceil(len(data.train) / train_config.batch_size))
+    drawing = train_config.drawing if train_config.augment == "drawing" else None
     if name == "capsnet":
-        built = build_capsnet(model_config, train_config.max_shift, seed=train_config.seed)
+        built = build_capsnet(model_config, train_config.max_shift, seed=train_config.seed,
+                              drawing=drawing)
         x_train = [data.train.images, data.train.one_hot()]
         y_train = data.train.one_hot()
         validation = ([data.validation.images, data.validation.one_hot()],
                       data.validation.one_hot())
     elif name == "cnn":
-        built = build_cnn(model_config, train_config.max_shift, seed=train_config.seed)
+        built = build_cnn(model_config, train_config.max_shift, seed=train_config.seed,
+                          drawing=drawing)
         x_train, y_train = data.train.images, data.train.one_hot()
         validation = (data.validation.images, data.validation.one_hot())
     else:
@@ -177,6 +182,7 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
         "backend": keras.backend.backend(),
         "keras_version": keras.__version__,
         "device": describe_device(),
+        "jit_compile": bool(built.trainer.jit_compile),  # False if a layer made Keras refuse
     }
     if start is not None:
         record["init"] = {
@@ -199,7 +205,7 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
     built.trainer.fit(
         x_train, y_train, batch_size=train_config.batch_size, epochs=train_config.epochs,
         validation_data=validation if len(data.validation) else None,
-        callbacks=[keeper], verbose=verbose, shuffle=True,
+        callbacks=[keeper, *(callbacks or [])], verbose=verbose, shuffle=True,
     )
     training_seconds = time.perf_counter() - started
     if not len(data.validation):  # nothing to choose with: keep the last epoch

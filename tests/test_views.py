@@ -253,6 +253,14 @@ def test_model_report_shows_the_metrics_files(app, weights_folder):
             figure = chart(app, f"confusion_{name}")
             np.testing.assert_array_equal(array(figure["data"][0]["text"]),
                                           record["confusion_matrix"])
+        drawn = record.get("drawn")
+        if drawn:  # the yardstick's figures, overall and per size band, with error counts
+            assert f"{100 * drawn['accuracy']:.2f}% ({drawn['errors']} errors in" in text
+            for band in drawn["per_band"].values():
+                assert f"{100 * band['accuracy']:.2f}%" in text
+        train = record.get("train") or {}
+        if train.get("augment") == "drawing":
+            assert f"drawing style ({100 * train['drawing']['rate']:.0f}% of images)" in text
         history = record.get("history") or []
         if history:
             lines = chart(app, "training_accuracy")["data"]

@@ -1,0 +1,148 @@
+"""The local side of a GPU training call: check what came back, measure it here, ship it.
+
+`scripts/gpu_run.sh` leaves `summary.json`, `train.log` and `weights.tar.gz.part-*` in its
+output folder. Copy that folder here, then:
+
+    python scripts/gpu_land.py runs/gpu                     # join, check, measure: a table
+    python scripts/gpu_land.py runs/gpu --install capsnet-drawing cnn-drawing --remake \\
+        --data path/to/mnist.npz                            # ship two runs, remake the rest
+
+It joins the parts, checks the archive's SHA-256 and every weights file's against the ones
+printed on the GPU machine, unpacks the runs beside the parts, and measures each run with
+weights on this machine's backend (TensorFlow) on the MNIST test set and the drawn-digit
+yardstick, beside the shipped weights. `--install` copies runs into `capsnet/weights` and
+records their measurements there (`train.py evaluate --record --drawn`); `--remake` then
+remakes what depends on the weights: the committed sample, the not-a-digit thresholds and
+the robustness report (tens of minutes on a two-core CPU).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from capsnet import checkpoints, drawn  # noqa: E402
+from capsnet.data import DATA_HELP, load_test, to_model_input  # noqa: E402
+
+ARCHIVE = "weights.tar.gz"
+REMAKE = (  # what depends on the shipped weights, in order (the sample's disagreements first)
+    ["scripts/make_sample.py"],
+    ["scripts/calibrate_novelty.py"],
+    ["scripts/robustness.py"],
+)
+
+
+class LandingError(RuntimeError):
+    """What came back is incomplete or not what the GPU machine sent."""
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def unpack(folder: Path) -> dict:
+    """Joins and checks the parts in `folder`, unpacks them into `folder/runs`, and returns
+    the summary with each run's `folder` where it has weights."""
+    summary = json.loads((folder / "summary.json").read_text())
+    archive = folder / ARCHIVE
+    with open(archive, "wb") as joined:
+        for name in summary["archive"]["parts"]:
+            joined.write((folder / name).read_bytes())
+    if sha256(archive) != summary["archive"]["sha256"]:
+        raise LandingError(f"{archive}: the joined parts differ from what was sent "
+                           "(SHA-256 mismatch); copy the parts again.")
+    with tarfile.open(archive, "r:gz") as tar:
+        tar.extractall(folder / "runs", filter="data")
+    archive.unlink()
+    for name, run in summary["runs"].items():
+        if "skipped" in run:
+            continue
+        weights, _ = checkpoints.paths(run["model"], folder / "runs" / name)
+        if weights.is_file():
+            if sha256(weights) != run["weights_sha256"]:
+                raise LandingError(f"{weights}: SHA-256 differs from the GPU machine's.")
+            run["folder"] = str(weights.parent)
+    return summary
+
+
+def measure(name: str, folder, test, yardstick) -> dict:
+    """Test accuracy and yardstick report of one model's weights, on this machine."""
+    from capsnet.training import evaluate, scores
+
+    built, _ = checkpoints.load(name, folder)
+    measured = evaluate(name, built.model, test)
+    predicted = scores(name, built.model, to_model_input(yardstick.images)).argmax(-1)
+    report = drawn.report(predicted, yardstick)
+    return {"test_accuracy": measured["test_accuracy"], "test_errors": measured["test_errors"],
+            "drawn_accuracy": report["accuracy"],
+            "drawn_bands": {band: group["accuracy"]
+                            for band, group in report["per_band"].items()}}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folders", type=Path, nargs="+",
+                        help="output folders of GPU calls, as they came back")
+    parser.add_argument("--data", type=Path, default=None, help=DATA_HELP)
+    parser.add_argument("--drawn", type=Path, default=drawn.DRAWN_PATH,
+                        help="the drawn-digit yardstick (default: the committed one)")
+    parser.add_argument("--install", nargs="+", default=(), metavar="RUN",
+                        help="runs to ship, by name (one per model; with several folders, "
+                             "FOLDER/RUN)")
+    parser.add_argument("--remake", action="store_true",
+                        help="then remake the sample, the not-a-digit thresholds and the "
+                             "robustness report for the shipped weights")
+    args = parser.parse_args(argv)
+
+    test, yardstick = load_test(args.data), drawn.load(args.drawn)
+    runs = {}
+    for folder in args.folders:
+        summary = unpack(folder)
+        for name, run in summary["runs"].items():
+            key = name if len(args.folders) == 1 else f"{folder.name}/{name}"
+            runs[key] = run
+    rows = {}
+    for key, run in runs.items():
+        row = {"model": run.get("model"), "validation_accuracy": run.get("validation_accuracy"),
+               "gpu": {k: run.get(k) for k in ("test_accuracy", "drawn_accuracy")}}
+        if "folder" in run:
+            row["here"] = measure(run["model"], run["folder"], test, yardstick)
+        rows[key] = row
+    for name in checkpoints.MODEL_NAMES:
+        rows[f"shipped/{name}"] = {"model": name,
+                                   "here": measure(name, None, test, yardstick)}
+    print(json.dumps(rows, indent=2))
+
+    for key in args.install:
+        run = runs[key]
+        if "folder" not in run:
+            raise LandingError(f"{key} came back without its weights.")
+        for path in checkpoints.paths(run["model"], run["folder"]):
+            shutil.copy2(path, checkpoints.WEIGHTS_DIR / path.name)
+        record = [sys.executable, "train.py", "evaluate", "--model", run["model"], "--record",
+                  "--drawn", str(args.drawn)] + (["--data", str(args.data)] if args.data else [])
+        subprocess.run(record, cwd=ROOT, check=True)
+        print(f"shipped {key} as capsnet/weights/{run['model']}", file=sys.stderr)
+    if args.remake:
+        data = ["--data", str(args.data)] if args.data else []
+        for command in REMAKE:
+            subprocess.run([sys.executable, *command, *data], cwd=ROOT, check=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

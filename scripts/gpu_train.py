@@ -1,0 +1,215 @@
+"""The GPU side of training, in one call: train, measure, and pack the weights to come back.
+
+Runs on the GPU machine through `scripts/gpu_run.sh` (which installs the carried Keras
+wheels and picks the JAX backend), and on any CPU with `--dry-run`, which runs the very same
+steps on a few thousand images for one epoch each, so that the GPU call works the first time.
+
+Three runs, in order of importance, each with a deadline so that the whole call ends inside
+its time limit (a run that reaches its deadline stops after the epoch in progress and keeps
+its best epoch so far):
+
+1. the CapsNet with the recipe for drawings (`--augment drawing`),
+2. the CNN with the same recipe,
+3. the CapsNet with the paper's shifts alone, as a reproduction of the paper.
+
+Each run keeps the epoch best on the validation split, then is measured on the MNIST test set
+and on the drawn-digit yardstick. Everything goes to the output folder: `summary.json` (also
+printed as the last line), the weights and metrics files as a `.tar.gz` cut into parts of at
+most 15 MiB (`weights.tar.gz.part-aa`, ...), and the SHA-256 of the archive and of every
+weights file. `scripts/gpu_land.py` joins and checks them on the other side.
+
+Example (on the GPU machine, from the project's root):
+    scripts/gpu_run.sh                # KERAS_BACKEND=jax, output to $OUT
+    python scripts/gpu_train.py --dry-run --out runs/dry    # on a CPU, in minutes
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import tarfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+PART_BYTES = 15 * 2**20  # files come back from the GPU machine only up to 16 MiB each
+ARCHIVE = "weights.tar.gz"
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run of the call."""
+
+    name: str  # folder in the output, and the run's name in the summary
+    model: str  # "capsnet" or "cnn"
+    augment: str  # "drawing" or "shift"
+    epochs: int
+    lr_decay: float  # per epoch: the learning rate ends near 1/50 of its start
+    deadline: float  # seconds since the call began by which the run must have ended
+
+
+RUNS = (
+    Run("capsnet-drawing", "capsnet", "drawing", epochs=80, lr_decay=0.95, deadline=250),
+    Run("cnn-drawing", "cnn", "drawing", epochs=40, lr_decay=0.91, deadline=330),
+    Run("capsnet-shift", "capsnet", "shift", epochs=60, lr_decay=0.94, deadline=480),
+)
+DRY_RUN = {"train": 1000, "validation": 200, "test": 1000, "epochs": 1}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "runs/gpu")),
+                        help="output folder (default: $OUT, else runs/gpu)")
+    parser.add_argument("--work", type=Path, default=Path("runs/gpu-work"),
+                        help="folder for the runs' weights before packing (default: "
+                             "runs/gpu-work)")
+    parser.add_argument("--data", type=Path, default=ROOT / ".data" / "mnist.npz",
+                        help="MNIST .npz (default: .data/mnist.npz, as carried to the GPU)")
+    parser.add_argument("--drawn", type=Path, default=None,
+                        help="the drawn-digit yardstick (default: the committed one)")
+    parser.add_argument("--runs", nargs="+", choices=[run.name for run in RUNS],
+                        default=[run.name for run in RUNS], help="which runs, in order")
+    parser.add_argument("--seed", type=int, default=None,
+                        help="seed of the weights and the augmentation (default: the "
+                             "training default; the validation split keeps its own seed)")
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="multiplies every deadline (default: 1)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help=f"{DRY_RUN['train']} training and {DRY_RUN['test']} test images, "
+                             "one epoch per run: the same steps on a CPU, in minutes")
+    return parser.parse_args(argv)
+
+
+def sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        for chunk in iter(lambda: file.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    began = time.monotonic()
+    import keras
+
+    from capsnet import checkpoints, drawn
+    from capsnet.config import CapsNetConfig, CNNConfig, TrainConfig
+    from capsnet.data import load_mnist, to_model_input
+    from capsnet.training import describe_device, scores, train
+
+    class Deadline(keras.callbacks.Callback):
+        """Stops training after the epoch that would otherwise end past the deadline."""
+
+        def __init__(self, deadline: float):
+            super().__init__()
+            self.deadline = deadline
+            self.epoch_started = self.longest = 0.0
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.epoch_started = time.monotonic()
+
+        def on_epoch_end(self, epoch, logs=None):
+            now = time.monotonic()
+            # the first epoch includes compilation: later ones are timed on their own
+            self.longest = now - self.epoch_started if epoch else 0.0
+            if now + self.longest > began + self.deadline:
+                self.model.stop_training = True
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = load_mnist(args.data, TrainConfig.validation_size, seed=TrainConfig.seed)
+    yardstick = drawn.load(args.drawn) if args.drawn else drawn.load()
+    drawn_images = to_model_input(yardstick.images)
+    if args.dry_run:
+        data.train.images = data.train.images[:DRY_RUN["train"]]
+        data.train.labels = data.train.labels[:DRY_RUN["train"]]
+        data.validation.images = data.validation.images[:DRY_RUN["validation"]]
+        data.validation.labels = data.validation.labels[:DRY_RUN["validation"]]
+        data.test.images = data.test.images[:DRY_RUN["test"]]
+        data.test.labels = data.test.labels[:DRY_RUN["test"]]
+    summary = {
+        "backend": keras.backend.backend(), "keras_version": keras.__version__,
+        "device": describe_device(), "dry_run": args.dry_run, "runs": {},
+    }
+    print(f"Keras {keras.__version__} on {keras.backend.backend()}, {summary['device']}; "
+          f"{len(data.train)} training images", flush=True)
+
+    for run in (run for run in RUNS if run.name in args.runs):
+        deadline = run.deadline * args.time_scale
+        if time.monotonic() - began > deadline - 30:
+            summary["runs"][run.name] = {"skipped": "no time left"}
+            continue
+        config = TrainConfig(epochs=DRY_RUN["epochs"] if args.dry_run else run.epochs,
+                             lr_decay=run.lr_decay, augment=run.augment,
+                             seed=TrainConfig.seed if args.seed is None else args.seed)
+        model_config = CapsNetConfig() if run.model == "capsnet" else CNNConfig()
+        folder = args.work / run.name
+        started = time.monotonic()
+        record = train(run.model, data, config, folder, model_config,
+                       jit_compile="auto" if args.dry_run else True, verbose=2,
+                       callbacks=[Deadline(deadline)])
+        built, _ = checkpoints.load(run.model, folder)
+        predicted = scores(run.model, built.model, drawn_images).argmax(-1)
+        report = drawn.report(predicted, yardstick)
+        checkpoints.update_metrics(run.model, {"drawn": report}, folder)
+        history = record["history"]
+        epoch_seconds = sorted(entry["seconds"] for entry in history[1:]) or [None]
+        summary["runs"][run.name] = {
+            "model": run.model, "augment": run.augment, "jit_compile": record["jit_compile"],
+            "epochs_run": record["epochs_run"], "best_epoch": record["best_epoch"],
+            "validation_accuracy": record["validation_accuracy"],
+            "test_accuracy": record["test_accuracy"], "test_errors": record["test_errors"],
+            "drawn_accuracy": report["accuracy"], "drawn_bands": {
+                band: group["accuracy"] for band, group in report["per_band"].items()},
+            "first_epoch_seconds": history[0]["seconds"],
+            "median_epoch_seconds": epoch_seconds[len(epoch_seconds) // 2],
+            "seconds": round(time.monotonic() - started, 1),
+            "weights_sha256": checkpoints.read_metrics(run.model, folder)["weights_sha256"],
+        }
+        print(json.dumps({run.name: summary["runs"][run.name]}), flush=True)
+
+    # Pack every run's metrics, and the weights of the CNN and of the CapsNet best on
+    # validation (two CapsNets would not fit in what comes back), cut into parts.
+    done = {name: run for name, run in summary["runs"].items() if "skipped" not in run}
+    capsnets = [name for name, run in done.items() if run["model"] == "capsnet"]
+    best = max(capsnets, key=lambda name: done[name]["validation_accuracy"], default=None)
+    summary["chosen_capsnet"] = best
+    archive = args.out / ARCHIVE
+    with tarfile.open(archive, "w:gz", compresslevel=6) as tar:
+        for name, run in done.items():
+            weights, metrics = checkpoints.paths(run["model"], args.work / name)
+            tar.add(metrics, arcname=f"{name}/{metrics.name}")
+            if run["model"] == "cnn" or name == best:
+                tar.add(weights, arcname=f"{name}/{weights.name}")
+    summary["archive"] = {"sha256": sha256(archive), "bytes": archive.stat().st_size,
+                          "parts": split(archive, PART_BYTES)}
+    summary["seconds"] = round(time.monotonic() - began, 1)
+    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    print(json.dumps(summary), flush=True)
+    return 0
+
+
+def split(path: Path, part_bytes: int) -> list[str]:
+    """Cuts a file into `<name>.part-aa`, `-ab`, ... of at most `part_bytes`, removing it."""
+    names = []
+    with open(path, "rb") as source:
+        for index in range(26 * 26):
+            chunk = source.read(part_bytes)
+            if not chunk:
+                break
+            part = path.with_name(f"{path.name}.part-{chr(97 + index // 26)}{chr(97 + index % 26)}")
+            part.write_bytes(chunk)
+            names.append(part.name)
+    path.unlink()
+    return names
+
+
+if __name__ == "__main__":
+    sys.exit(main())

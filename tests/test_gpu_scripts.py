@@ -1,0 +1,116 @@
+"""The GPU training call, rehearsed on the CPU: `scripts/gpu_run.sh --dry-run` runs the very
+steps of the GPU call on a stand-in for MNIST, and `scripts/gpu_land.py` joins and checks
+what it leaves, as it would after the real call.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from conftest import ROOT
+
+from capsnet import checkpoints
+from capsnet.samples import load_sample
+
+sys.path.insert(0, str(ROOT / "scripts"))
+import gpu_land  # noqa: E402
+import gpu_train  # noqa: E402
+
+TRAIN_IMAGES = 6300  # more than the 5,000 held out for validation
+
+
+@pytest.fixture(scope="module")
+def stand_in(tmp_path_factory):
+    """An MNIST file made of the committed sample's digits, repeated: no download needed."""
+    sample = load_sample()
+    repeats = -(-TRAIN_IMAGES // len(sample.labels))
+    path = tmp_path_factory.mktemp("data") / "mnist.npz"
+    np.savez(path, x_train=np.tile(sample.images, (repeats, 1, 1))[:TRAIN_IMAGES],
+             y_train=np.tile(sample.labels, repeats)[:TRAIN_IMAGES],
+             x_test=sample.images, y_test=sample.labels)
+    return path
+
+
+def gpu_run(tmp_path, data, *args):
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "KERAS_BACKEND": "tensorflow"}
+    return subprocess.run(["bash", "scripts/gpu_run.sh", "--dry-run", "--data", str(data),
+                           "--work", str(tmp_path / "work"), *args],
+                          cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory, stand_in):
+    folder = tmp_path_factory.mktemp("gpu")
+    result = gpu_run(folder, stand_in)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return folder / "out", result
+
+
+@pytest.mark.slow
+def test_dry_run_trains_measures_and_packs_every_run(dry_run):
+    out, result = dry_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["dry_run"] and json.loads(result.stdout.strip().splitlines()[-1]) == summary
+    assert list(summary["runs"]) == [run.name for run in gpu_train.RUNS]
+    for run in summary["runs"].values():
+        assert run["epochs_run"] == 1 and 0.0 <= run["drawn_accuracy"] <= 1.0
+        assert set(run["drawn_bands"]) == {"small", "medium", "large"}
+    parts = summary["archive"]["parts"]
+    assert sorted(path.name for path in out.iterdir()) == sorted(
+        [*parts, "summary.json", "train.log"])
+    assert all((out / part).stat().st_size <= gpu_train.PART_BYTES for part in parts)
+    assert sum((out / part).stat().st_size for part in parts) == summary["archive"]["bytes"]
+    assert "val_accuracy" in (out / "train.log").read_text()  # Keras' per-epoch line
+
+
+@pytest.mark.slow
+def test_land_joins_checks_and_unpacks_the_chosen_weights(dry_run, tmp_path):
+    out, _ = dry_run
+    copy = tmp_path / "back"
+    copy.mkdir()
+    for path in out.iterdir():
+        (copy / path.name).write_bytes(path.read_bytes())
+    summary = gpu_land.unpack(copy)
+    chosen = summary["chosen_capsnet"]
+    capsnets = [name for name, run in summary["runs"].items() if run["model"] == "capsnet"]
+    assert chosen == max(capsnets, key=lambda name: summary["runs"][name]["validation_accuracy"])
+    with_weights = {name for name, run in summary["runs"].items() if "folder" in run}
+    assert with_weights == {chosen, "cnn-drawing"}
+    for name in with_weights:  # the weights load, and match the checksum in their metrics
+        run = summary["runs"][name]
+        _, metrics = checkpoints.load(run["model"], run["folder"])
+        assert metrics["weights_sha256"] == run["weights_sha256"]
+        assert metrics["train"]["augment"] == run["augment"]
+
+
+@pytest.mark.slow
+def test_land_refuses_a_damaged_part(dry_run, tmp_path):
+    out, _ = dry_run
+    for path in out.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    part = tmp_path / json.loads((out / "summary.json").read_text())["archive"]["parts"][0]
+    damaged = bytearray(part.read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    part.write_bytes(bytes(damaged))
+    with pytest.raises(gpu_land.LandingError, match="SHA-256"):
+        gpu_land.unpack(tmp_path)
+
+
+def test_runs_out_of_time_are_skipped_not_cut(tmp_path, stand_in):
+    result = gpu_run(tmp_path, stand_in, "--time-scale", "0.01")
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert all(run == {"skipped": "no time left"} for run in summary["runs"].values())
+    assert summary["chosen_capsnet"] is None
+
+
+def test_the_runs_fit_the_gpu_call():
+    """Deadlines in order, the last leaving time to pack within a 9-minute call."""
+    deadlines = [run.deadline for run in gpu_train.RUNS]
+    assert deadlines == sorted(deadlines) and deadlines[-1] <= 9 * 60 - 45
+    assert gpu_train.RUNS[0].model == "capsnet" and gpu_train.RUNS[0].augment == "drawing"
