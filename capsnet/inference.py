@@ -91,12 +91,17 @@ class Lab:
         capsnet, capsnet_metrics = checkpoints.load("capsnet", folder)
         return cls(cnn, capsnet, {"cnn": cnn_metrics, "capsnet": capsnet_metrics})
 
-    def analyze_batch(self, images: np.ndarray) -> list[Analysis]:
-        """Both models on a stack of 28x28 images, `(n, 28, 28)` or `(n, 28, 28, 1)`."""
+    def analyze_batch(self, images: np.ndarray, routings: int | None = None) -> list[Analysis]:
+        """Both models on a stack of 28x28 images, `(n, 28, 28)` or `(n, 28, 28, 1)`.
+
+        Args:
+            routings: the CapsNet's routing iterations, with the same weights (default: as
+                trained; 1 is uniform couplings, no routing).
+        """
         batch = _batch(images)
         with self._lock:
             probabilities = np.asarray(self.cnn.model.predict_on_batch(batch))
-            outputs = self.capsnet.model.predict_on_batch(batch)
+            outputs = self.capsnet.routed(routings).predict_on_batch(batch)
         return [
             Analysis(
                 image=batch[i, ..., 0],
@@ -109,9 +114,9 @@ class Lab:
             for i in range(len(batch))
         ]
 
-    def analyze(self, image: np.ndarray) -> Analysis:
-        """Both models on one 28x28 image."""
-        return self.analyze_batch(image)[0]
+    def analyze(self, image: np.ndarray, routings: int | None = None) -> Analysis:
+        """Both models on one 28x28 image (the CapsNet with `routings` iterations)."""
+        return self.analyze_batch(image, routings)[0]
 
     def analyze_drawing(self, drawing) -> Analysis:
         """Preprocesses any image of a digit (canvas, photo) and analyses it.

@@ -105,6 +105,11 @@ class DigitCapsules(keras.layers.Layer):
             that only the last iteration's weighted sum carries gradient to `W`.
         kernel_initializer: initializer of the transformation matrices `W`.
 
+    Call arguments:
+        inputs: the input capsules.
+        routings: routing iterations for this call, in place of the layer's own (the same
+            weights read with more or fewer iterations; 1 is uniform couplings, no routing).
+
     Input shape:
         `(batch, num_inputs, input_dim)`.
 
@@ -143,7 +148,8 @@ class DigitCapsules(keras.layers.Layer):
             initializer=self.kernel_initializer,
         )
 
-    def call(self, inputs):
+    def call(self, inputs, routings: int | None = None):
+        routings = self._routings(routings)
         # 1) Predictions of every output capsule by every input capsule (Eq. 2).
         # inputs: (batch, 1152, 8); u_hat: (batch, 1152, 10, 16)
         u_hat = ops.einsum("bid,ijkd->bijk", inputs, self.kernel)
@@ -154,11 +160,11 @@ class DigitCapsules(keras.layers.Layer):
         uniform = ops.ones_like(u_hat[..., 0]) / self.num_capsules
         logits = None
         couplings = []
-        for iteration in range(self.routings):
+        for iteration in range(routings):
             # Eq. 3: c_ij = softmax over the output capsules j of b_ij
             coupling = uniform if logits is None else ops.softmax(logits, axis=-1)
             couplings.append(coupling)
-            last = iteration == self.routings - 1
+            last = iteration == routings - 1
             predictions = u_hat if last else u_hat_routing
             # s: (batch, 10, 16), v: (batch, 10, 16)
             outputs = squash(ops.einsum("bij,bijk->bjk", coupling, predictions))
@@ -171,11 +177,25 @@ class DigitCapsules(keras.layers.Layer):
             return outputs, ops.stack(couplings, axis=1)  # (batch, routings, 1152, 10)
         return outputs
 
-    def compute_output_shape(self, input_shape):
+    def _routings(self, routings: int | None) -> int:
+        if routings is None:
+            return self.routings
+        if not isinstance(routings, int) or routings < 1:
+            raise ValueError(f"routings must be a positive integer. Received: routings={routings}")
+        return routings
+
+    def compute_output_shape(self, input_shape, routings: int | None = None):
         output_shape = (input_shape[0], self.num_capsules, self.dim)
         if self.return_couplings:
-            return output_shape, (input_shape[0], self.routings, input_shape[1], self.num_capsules)
+            routings = self._routings(routings)
+            return output_shape, (input_shape[0], routings, input_shape[1], self.num_capsules)
         return output_shape
+
+    def compute_output_spec(self, inputs, routings: int | None = None):
+        shapes = self.compute_output_shape(inputs.shape, routings)
+        if not self.return_couplings:
+            return keras.KerasTensor(shapes, dtype=self.compute_dtype)
+        return tuple(keras.KerasTensor(shape, dtype=self.compute_dtype) for shape in shapes)
 
     def get_config(self):
         base_config = super().get_config()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import keras
 from keras import layers
@@ -57,6 +58,14 @@ class CapsNet:
     model: keras.Model
     reconstructor: keras.Model
     trainer: CapsNetTrainer
+    _routed: Callable[[int], keras.Model] = field(repr=False, default=None)
+
+    def routed(self, routings: int | None = None) -> keras.Model:
+        """`model` read with another number of routing iterations: the same layers and
+        weights (no copy), built once per count. 1 iteration is uniform couplings."""
+        if routings is None or routings == self.config.routings:
+            return self.model
+        return self._routed(routings)
 
 
 def augmentation(images, max_shift: int, drawing: DrawingAugment | None, seed: int | None):
@@ -111,19 +120,26 @@ def build_capsnet(config: CapsNetConfig | None = None, max_shift: int = 2,
         capsules, couplings = digit(primary(conv1(images)))  # (batch, 10, 16)
         return capsules, couplings
 
-    # 3) Inference: reconstruct from the longest capsule.
-    images = keras.Input(IMAGE_SHAPE, name="image")
-    capsules, couplings = encode(images)
-    model = keras.Model(
-        images,
-        {
-            "lengths": length(capsules),
-            "capsules": capsules,
-            "reconstruction": decoder(mask(capsules)),
-            "couplings": couplings,
-        },
-        name="capsnet",
-    )
+    # 3) Inference: reconstruct from the longest capsule; any routing count shares the layers.
+    routed_models: dict[int, keras.Model] = {}
+
+    def routed(routings: int) -> keras.Model:
+        if routings not in routed_models:
+            images = keras.Input(IMAGE_SHAPE, name="image")
+            capsules, couplings = digit(primary(conv1(images)), routings=routings)
+            routed_models[routings] = keras.Model(
+                images,
+                {
+                    "lengths": length(capsules),
+                    "capsules": capsules,
+                    "reconstruction": decoder(mask(capsules)),
+                    "couplings": couplings,
+                },
+                name="capsnet" if routings == config.routings else f"capsnet_{routings}_routings",
+            )
+        return routed_models[routings]
+
+    model = routed(config.routings)
 
     # 4) Reconstruction from any capsules and any chosen class.
     capsule_input = keras.Input((NUM_CLASSES, config.digit_dim), name="capsules")
@@ -144,7 +160,7 @@ def build_capsnet(config: CapsNetConfig | None = None, max_shift: int = 2,
         reconstruction_weight=config.reconstruction_weight,
         name="capsnet_trainer",
     )
-    return CapsNet(config, model, reconstructor, trainer)
+    return CapsNet(config, model, reconstructor, trainer, routed)
 
 
 @dataclass

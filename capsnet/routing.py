@@ -9,6 +9,10 @@ alone; they know nothing of models or of the page.
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
 import numpy as np
 
 from capsnet.config import NUM_CLASSES, CapsNetConfig
@@ -16,6 +20,10 @@ from capsnet.config import NUM_CLASSES, CapsNetConfig
 GRID = CapsNetConfig().primary_grid  # 6: positions per side of PrimaryCaps' grid
 TYPES = CapsNetConfig().primary_types  # 32 capsule types at each position
 REDUCTIONS = ("mean", "max")  # over the 32 types at a position
+ITERATIONS = (1, 2, 3, 4, 5)  # routing counts the page offers: 1 is no routing (uniform
+# couplings), 3 the paper's and the shipped model's
+REPORT_PATH = Path(__file__).parent / "assets" / "routing.json"
+MEASURES = ("accuracy", "winning_length", "last_entropy", "reconstruction_error")
 
 
 def _check(couplings: np.ndarray) -> np.ndarray:
@@ -84,8 +92,68 @@ def mean_entropy(couplings: np.ndarray) -> np.ndarray:
     log2(10) = 3.32 bits when every capsule splits its vote evenly (the first iteration);
     0 when each sends all of it to one digit capsule.
     """
-    couplings = _check(couplings)
-    # 0 log 0 = 0: a coupling of exactly zero adds nothing
+    return _entropy_bits(_check(couplings)).mean(axis=-1)
+
+
+def _entropy_bits(couplings: np.ndarray) -> np.ndarray:
+    """Entropy in bits over the last axis (0 log 0 = 0: a zero coupling adds nothing)."""
+    couplings = np.asarray(couplings, dtype="float64")
     terms = np.where(couplings > 0, couplings * np.log2(np.where(couplings > 0, couplings, 1)),
                      0.0)
-    return -terms.sum(axis=-1).mean(axis=-1)
+    return -terms.sum(axis=-1)
+
+
+def summarise(outputs: dict, images: np.ndarray, labels: np.ndarray) -> dict:
+    """Sums over a batch of CapsNet outputs, for `finish`: right answers, the winning
+    capsule's length, the last iteration's mean coupling entropy, the reconstruction error.
+
+    Args:
+        outputs: the CapsNet model's outputs for the batch (`lengths`, `reconstruction`,
+            `couplings` of shape `(n, routings, 1152, 10)`).
+        images: the batch, `(n, 28, 28)` or `(n, 28, 28, 1)`, in [0, 1].
+        labels: the true digits, `(n,)`.
+    """
+    lengths = np.asarray(outputs["lengths"])
+    images = np.asarray(images, "float32").reshape(len(lengths), -1)
+    reconstructions = np.asarray(outputs["reconstruction"]).reshape(len(lengths), -1)
+    last = np.asarray(outputs["couplings"])[:, -1]  # (n, 1152, 10)
+    return {
+        "images": len(lengths),
+        "accuracy": int((lengths.argmax(axis=-1) == np.asarray(labels)).sum()),
+        "winning_length": float(lengths.max(axis=-1).sum()),
+        "last_entropy": float(_entropy_bits(last).mean(axis=-1).sum()),
+        "reconstruction_error": float(np.square(images - reconstructions).mean(axis=-1).sum()),
+    }
+
+
+def finish(sums: list[dict]) -> dict:
+    """Means over all batches from `summarise`: `{"images", "accuracy", ...}`."""
+    images = sum(batch["images"] for batch in sums)
+    return {"images": images, **{name: round(sum(batch[name] for batch in sums) / images, 6)
+                                 for name in MEASURES}}
+
+
+class ReportError(RuntimeError):
+    """The routing report is unreadable or not in the expected layout."""
+
+
+def load_report(path: str | os.PathLike | None = None) -> dict | None:
+    """The routing-iterations report (by default the committed one), or None where there is
+    none.
+
+    Raises:
+        ReportError: the file is there but unreadable or not a report.
+    """
+    path = Path(path) if path is not None else REPORT_PATH
+    if not path.is_file():
+        return None
+    try:
+        report = json.loads(path.read_text())
+        for data_set in report["sets"].values():
+            for row in data_set["rows"]:
+                int(row["routings"])
+                for name in MEASURES:
+                    float(row[name])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ReportError(f"The routing report {path} is unreadable: {error}") from error
+    return report
