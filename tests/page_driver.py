@@ -197,6 +197,95 @@ def running_server(env: dict | None = None) -> Iterator[Server]:
         server.stop()
 
 
+# --- Script runs, as the browser sees them ----------------------------------------------
+
+
+@dataclass
+class Run:
+    """One script run the browser asked for, timed from its websocket.
+
+    Attributes:
+        requested: `time.perf_counter()` when the browser sent the rerun request.
+        fragment: whether the browser asked for one fragment only (a widget inside it changed).
+        finished: when the server said the run was over; None while it runs.
+        status: how it ended, in Streamlit's words (`FINISHED_SUCCESSFULLY`,
+            `FINISHED_FRAGMENT_RUN_SUCCESSFULLY`, `FINISHED_EARLY_FOR_RERUN`, ...).
+        deltas: the page elements (and containers) the server sent during the run.
+    """
+
+    requested: float
+    fragment: bool
+    finished: float | None = None
+    status: str | None = None
+    deltas: int = 0
+
+    @property
+    def seconds(self) -> float:
+        return self.finished - self.requested
+
+
+class Runs:
+    """The script runs of one page: each rerun request and the messages that answer it.
+
+    Streamlit's browser client sends a `BackMsg` with `rerun_script` for every run it asks
+    for (the first load, a widget change) and the server ends each run with a `ForwardMsg`
+    `script_finished`; the `delta` messages between them are what the run drew. Playwright
+    reports the frames while a call into it waits, so poll with `page.wait_for_timeout`.
+    """
+
+    def __init__(self, page):
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self._back, self._forward = BackMsg, ForwardMsg
+        self._statuses = ForwardMsg.ScriptFinishedStatus.Name
+        self.page = page
+        self.runs: list[Run] = []
+        page.on("websocket", self._attach)
+
+    def _attach(self, websocket) -> None:
+        websocket.on("framesent", self._sent)
+        websocket.on("framereceived", self._received)
+
+    def _sent(self, payload) -> None:
+        if isinstance(payload, str):
+            return
+        message = self._back.FromString(payload)
+        if message.WhichOneof("type") == "rerun_script":
+            self.runs.append(Run(time.perf_counter(), bool(message.rerun_script.fragment_id)))
+
+    def _received(self, payload) -> None:
+        if isinstance(payload, str) or not self.runs:
+            return
+        message = self._forward.FromString(payload)
+        kind, run = message.WhichOneof("type"), self.runs[-1]
+        if kind == "delta":
+            run.deltas += 1
+        elif kind == "script_finished" and run.finished is None:
+            run.finished, run.status = time.perf_counter(), self._statuses(message.script_finished)
+
+    def mark(self) -> int:
+        """A mark to pass to `wait_after`: the runs asked for so far."""
+        return len(self.runs)
+
+    def wait_after(self, mark: int, timeout: float = ANSWER_TIMEOUT, settle: float = 0.3) -> Run:
+        """The last run asked for after `mark`, once it and every run before it have ended.
+
+        Waits `settle` seconds more for a run that follows at once (one that a fragment's
+        own `st.rerun` starts, say).
+        """
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.page.wait_for_timeout(50)
+            started = self.runs[mark:]
+            if started and all(run.finished is not None for run in started):
+                self.page.wait_for_timeout(settle * 1000)
+                if len(self.runs) == mark + len(started) and all(
+                        run.finished is not None for run in self.runs[mark:]):
+                    return self.runs[-1]
+        raise TimeoutError(f"no finished script run after {timeout:.0f} s")
+
+
 # --- The browser -----------------------------------------------------------------------
 
 
@@ -214,13 +303,22 @@ def chromium() -> Iterator:
             browser.close()
 
 
-def open_page(browser, url: str, timeout: float = LOAD_TIMEOUT):
+def open_page(browser, url: str, timeout: float = LOAD_TIMEOUT, watch: bool = False,
+              **options):
     """A new page (a new Streamlit session) on the app, once its canvas is shown.
+
+    Args:
+        watch: also time the page's script runs from its first request on; the `Runs` are
+            the page's `runs` attribute.
+        options: Playwright's page options (`viewport`, `has_touch`, `is_mobile`, ...); the
+            viewport is `VIEWPORT` unless given.
 
     Raises:
         RuntimeError: the page showed an error (say, missing weights) instead of the canvas.
     """
-    page = browser.new_page(viewport=VIEWPORT)
+    page = browser.new_page(**{"viewport": VIEWPORT, **options})
+    if watch:
+        page.runs = Runs(page)
     page.goto(url, timeout=timeout * 1000)
     canvas = page.locator(CANVAS)
     canvas.or_(page.locator(ERROR)).first.wait_for(timeout=timeout * 1000)
