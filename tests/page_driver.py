@@ -202,35 +202,39 @@ def running_server(env: dict | None = None) -> Iterator[Server]:
 
 @dataclass
 class Run:
-    """One script run the browser asked for, timed from its websocket.
+    """One script run of the server, as the browser's websocket shows it.
 
     Attributes:
-        requested: `time.perf_counter()` when the browser sent the rerun request.
-        fragment: whether the browser asked for one fragment only (a widget inside it changed).
-        finished: when the server said the run was over; None while it runs.
+        started: `time.perf_counter()` when the run's first message (`new_session`) came.
+        finished: when its `script_finished` message came; None while it runs.
         status: how it ended, in Streamlit's words (`FINISHED_SUCCESSFULLY`,
             `FINISHED_FRAGMENT_RUN_SUCCESSFULLY`, `FINISHED_EARLY_FOR_RERUN`, ...).
-        deltas: the page elements (and containers) the server sent during the run.
+        deltas: the page elements (and containers) the run sent.
     """
 
-    requested: float
-    fragment: bool
+    started: float
     finished: float | None = None
     status: str | None = None
     deltas: int = 0
 
     @property
     def seconds(self) -> float:
-        return self.finished - self.requested
+        return self.finished - self.started
+
+    @property
+    def fragment(self) -> bool:
+        """Whether the run was one fragment's alone, not the whole script's."""
+        return self.status == "FINISHED_FRAGMENT_RUN_SUCCESSFULLY"
 
 
 class Runs:
-    """The script runs of one page: each rerun request and the messages that answer it.
+    """The script runs of one page, and the reruns the page asked for.
 
-    Streamlit's browser client sends a `BackMsg` with `rerun_script` for every run it asks
-    for (the first load, a widget change) and the server ends each run with a `ForwardMsg`
-    `script_finished`; the `delta` messages between them are what the run drew. Playwright
-    reports the frames while a call into it waits, so poll with `page.wait_for_timeout`.
+    Streamlit's browser client sends a `BackMsg` with `rerun_script` for each run it asks
+    for (the first load, a widget change); the server begins every run, a fragment's too,
+    with a `new_session` `ForwardMsg` and ends it with `script_finished`, and the `delta`
+    messages between them are what the run drew. Playwright reports the frames while a call
+    into it waits, so `wait_after` polls with `page.wait_for_timeout`.
     """
 
     def __init__(self, page):
@@ -238,8 +242,9 @@ class Runs:
         from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
         self._back, self._forward = BackMsg, ForwardMsg
-        self._statuses = ForwardMsg.ScriptFinishedStatus.Name
+        self._status = ForwardMsg.ScriptFinishedStatus.Name
         self.page = page
+        self.requests: list[float] = []  # when each rerun was asked for
         self.runs: list[Run] = []
         page.on("websocket", self._attach)
 
@@ -248,42 +253,50 @@ class Runs:
         websocket.on("framereceived", self._received)
 
     def _sent(self, payload) -> None:
-        if isinstance(payload, str):
-            return
-        message = self._back.FromString(payload)
-        if message.WhichOneof("type") == "rerun_script":
-            self.runs.append(Run(time.perf_counter(), bool(message.rerun_script.fragment_id)))
+        if isinstance(payload, bytes) and (
+                self._back.FromString(payload).WhichOneof("type") == "rerun_script"):
+            self.requests.append(time.perf_counter())
 
     def _received(self, payload) -> None:
-        if isinstance(payload, str) or not self.runs:
+        if isinstance(payload, str):
             return
-        message = self._forward.FromString(payload)
-        kind, run = message.WhichOneof("type"), self.runs[-1]
-        if kind == "delta":
-            run.deltas += 1
-        elif kind == "script_finished" and run.finished is None:
-            run.finished, run.status = time.perf_counter(), self._statuses(message.script_finished)
+        kind = self._forward.FromString(payload).WhichOneof("type")
+        if kind == "new_session":
+            self.runs.append(Run(time.perf_counter()))
+        elif self.runs and self.runs[-1].finished is None:
+            if kind == "delta":
+                self.runs[-1].deltas += 1
+            elif kind == "script_finished":
+                message = self._forward.FromString(payload)
+                self.runs[-1].finished = time.perf_counter()
+                self.runs[-1].status = self._status(message.script_finished)
 
-    def mark(self) -> int:
-        """A mark to pass to `wait_after`: the runs asked for so far."""
-        return len(self.runs)
+    def mark(self) -> tuple[int, int]:
+        """A mark to pass to `wait_after`: the reruns asked for and the runs begun so far."""
+        return len(self.requests), len(self.runs)
 
-    def wait_after(self, mark: int, timeout: float = ANSWER_TIMEOUT, settle: float = 0.3) -> Run:
-        """The last run asked for after `mark`, once it and every run before it have ended.
+    def idle(self) -> bool:
+        """Whether every rerun asked for has run: the last run began after the last request
+        and is over."""
+        return bool(self.runs) and self.runs[-1].finished is not None and (
+            not self.requests or self.runs[-1].started >= self.requests[-1])
 
-        Waits `settle` seconds more for a run that follows at once (one that a fragment's
-        own `st.rerun` starts, say).
+    def wait_after(self, mark: tuple[int, int], timeout: float = ANSWER_TIMEOUT,
+                   settle: float = 0.3) -> list[Run]:
+        """The runs begun after `mark`, once a rerun was asked for after it and the page is
+        idle; `settle` seconds more without a new run make sure that none follows at once (one
+        a fragment's own `st.rerun` starts, say).
         """
+        requests, runs = mark
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             self.page.wait_for_timeout(50)
-            started = self.runs[mark:]
-            if started and all(run.finished is not None for run in started):
+            if len(self.requests) > requests and len(self.runs) > runs and self.idle():
+                count = len(self.runs)
                 self.page.wait_for_timeout(settle * 1000)
-                if len(self.runs) == mark + len(started) and all(
-                        run.finished is not None for run in self.runs[mark:]):
-                    return self.runs[-1]
-        raise TimeoutError(f"no finished script run after {timeout:.0f} s")
+                if len(self.runs) == count and self.idle():
+                    return self.runs[runs:]
+        raise TimeoutError(f"the page was still running a script after {timeout:.0f} s")
 
 
 # --- The browser -----------------------------------------------------------------------
