@@ -31,6 +31,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
+INPUTS = ROOT / "capsnet" / "page" / "inputs.py"  # the page's canvas, pens and guidance
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = (
     "--no-sandbox",  # containers and CI runners rarely allow Chromium's user namespaces
@@ -53,13 +54,16 @@ CLEAR = "Reset canvas & history"  # the canvas toolbar's clear button
 ERROR = '[data-testid="stAlertContentError"], [data-testid="stException"]'  # st.error, a crash
 
 
-def page_constant(name: str):
-    """A literal module-level constant of app.py, read from its source (the page is not run)."""
-    for node in ast.parse(APP.read_text()).body:
+def page_constant(name: str, source: Path = INPUTS):
+    """A literal module-level constant of the page, read from its source.
+
+    Importing the module would register the canvas component, which needs a running page.
+    """
+    for node in ast.parse(source.read_text()).body:
         if isinstance(node, ast.Assign) and any(
                 isinstance(target, ast.Name) and target.id == name for target in node.targets):
             return ast.literal_eval(node.value)
-    raise LookupError(f"app.py defines no constant {name}")
+    raise LookupError(f"{source.relative_to(ROOT)} defines no constant {name}")
 
 
 # --- Digits as single freehand strokes, in canvas pixels ----------------------------------

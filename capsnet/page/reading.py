@@ -1,0 +1,77 @@
+"""The page's reading: the canvas, what the models see, both answers and the open view.
+
+On a wide screen the canvas, the model input and the answers stand in three columns; the
+views follow in tabs below them.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from capsnet import novelty
+from capsnet.inference import Analysis
+from capsnet.page import inputs, views
+from capsnet.page.resources import novelty_thresholds
+from capsnet.samples import Sample
+
+COLUMNS = (1.1, 1, 1.2)  # the canvas, the model input, the answers
+
+
+def verdict(analysis: Analysis) -> None:
+    """Each model's answer and confidence in words, and whether they agree."""
+    st.subheader("Their answers")
+    cnn, capsnet = st.columns(2)
+    probability = float(analysis.cnn_probabilities[analysis.cnn_label])
+    length = float(analysis.capsnet_lengths[analysis.capsnet_label])
+    cnn.metric("CNN", str(analysis.cnn_label),
+               help="The class with the highest softmax probability.")
+    cnn.caption(f"{probability:.0%} probability: the ten probabilities share one unit.")
+    capsnet.metric("CapsNet", str(analysis.capsnet_label),
+                   help="The class whose digit capsule is longest.")
+    capsnet.caption(f"Capsule length {length:.2f}: how sure it is that this digit is present, "
+                    "judged for each digit on its own.")
+    if analysis.agree:
+        st.success(f"Both models read a {analysis.cnn_label}.", icon=":material/check:")
+    else:
+        st.warning(f"The models disagree: the CNN reads a {analysis.cnn_label}, the CapsNet "
+                   f"a {analysis.capsnet_label}.", icon=":material/warning:")
+
+
+def novelty_note(folder: str, analysis: Analysis) -> None:
+    """The CapsNet's own warning when the input looks like no digit (see capsnet.novelty)."""
+    thresholds = novelty_thresholds(folder)
+    if thresholds is None:  # not calibrated for these weights: no signal
+        return
+    signal = novelty.assess(analysis, thresholds)
+    if not signal.fires:
+        return
+    st.warning(
+        "This does not look like a digit to the CapsNet: its longest capsule is "
+        f"{signal.length:.2f} long (digits: {thresholds.min_length:.2f} or more), and the "
+        f"decoder's reconstruction differs from the input by {signal.error:.4f} (mean "
+        f"squared; digits: {thresholds.max_error:.4f} or less).", icon=":material/help:")
+    if thresholds.false_alarm_rate is not None:
+        st.caption(f"The two limits were set on MNIST's test digits, of which "
+                   f"{thresholds.false_alarm_rate:.1%} fall outside them.")
+
+
+def render(folder: str, sample: Sample, stroke_width: int) -> None:
+    """The canvas, the upload, the model input, both answers and the views below them."""
+    draw_column, input_column, verdict_column = st.columns(COLUMNS, gap="medium")
+    with draw_column:
+        st.subheader("Draw a digit")
+        drawing = inputs.drawing_canvas(stroke_width)
+        st.caption("Undo, redo and clear are in the canvas's toolbar.")
+        upload = inputs.upload_control()
+    page_input = inputs.current_input(drawing, sample, upload)
+    if page_input is not None and page_input.origin in ("gallery", "upload"):
+        shown = "test digit" if page_input.origin == "gallery" else "uploaded image"
+        draw_column.caption(f"The models are reading the {shown} on the right, not your "
+                            "drawing; draw a stroke to switch back.")
+    with input_column:
+        analysis = inputs.input_panel(folder, page_input)
+    if analysis is not None:
+        with verdict_column:
+            verdict(analysis)
+            novelty_note(folder, analysis)
+    views.render(folder, analysis)
