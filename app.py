@@ -19,14 +19,15 @@ INTRODUCTION = ("Draw a digit and watch a CNN and a Capsule Network (Sabour, Fro
 def main() -> None:
     st.set_page_config(page_title="CapsNet lab", page_icon=":material/draw:", layout="wide")
     state.init_state()
-    folder = resources.lab_or_stop()
+    folder = resources.weights_folder()
+    resources.start_loading(folder)  # on a thread of its own: the page is drawn meanwhile
     sample = resources.sample_digits()
     stroke_width = sidebar.controls(sample)
-    sidebar.model_facts(folder)
 
     st.title("CapsNet lab")
     st.caption(INTRODUCTION)
-    reading.render(folder, sample, stroke_width)
+    reading.render(folder, sample, stroke_width)  # reruns alone on a stroke
+    sidebar.model_facts(folder)
 
 
 if __name__ == "__main__":

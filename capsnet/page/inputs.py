@@ -19,10 +19,9 @@ from streamlit_drawable_canvas import st_canvas
 
 from capsnet.config import NUM_CLASSES
 from capsnet.images import MAX_BYTES, ImageError, load_image
-from capsnet.inference import Analysis
 from capsnet.page import charts, state
 from capsnet.page.display import PLOT_CONFIG
-from capsnet.page.resources import ANALYSIS_CACHE, analyse, sample_digits
+from capsnet.page.resources import ANALYSIS_CACHE, sample_digits
 from capsnet.preprocess import NotADigit, preprocess
 from capsnet.samples import Sample
 
@@ -126,6 +125,7 @@ def gallery_order(sample: Sample, kind: str) -> np.ndarray:
 def gallery_controls(sample: Sample) -> None:
     """Thumbnails of MNIST test digits in the sidebar; a click loads one in place of the
     drawing."""
+    marked = state.mark_gallery_digit()
     sidebar = st.sidebar
     sidebar.subheader("MNIST test digits")
     sidebar.caption("Real digits from the test set, which neither model trained on. "
@@ -140,8 +140,6 @@ def gallery_controls(sample: Sample) -> None:
     order = gallery_order(sample, kind)
     pages = math.ceil(len(order) / GALLERY_PAGE)
     page = st.session_state["gallery_page"] % pages
-    active = (st.session_state["source"] == "gallery"
-              and st.session_state.get("injected_image") is None)
     columns = sidebar.columns(GALLERY_COLUMNS)
     for position, index in enumerate(order[page * GALLERY_PAGE:(page + 1) * GALLERY_PAGE]):
         label, number = int(sample.labels[index]), int(sample.test_index[index])
@@ -150,8 +148,7 @@ def gallery_controls(sample: Sample) -> None:
             st.button(
                 str(label), key=f"gallery_{index}", on_click=state.load_test_digit,
                 args=(int(index),), width="stretch",
-                type="primary" if active and st.session_state["gallery_index"] == index
-                else "secondary",
+                type="primary" if marked == index else "secondary",
                 help=f"MNIST test image #{number}, labelled {label}",
             )
     sidebar.button("Other test digits", on_click=state.next_gallery_page,
@@ -198,8 +195,8 @@ def model_input(page_input: PageInput) -> np.ndarray:
     return preprocess(page_input.pixels, ink="light").image  # the canvas's ink is white
 
 
-def input_panel(folder: str, page_input: PageInput | None) -> Analysis | None:
-    """What the models see, enlarged; the analysis, or None (with guidance) if nothing to read."""
+def input_panel(page_input: PageInput | None) -> np.ndarray | None:
+    """What the models see, enlarged; that image, or None (with guidance) if nothing to read."""
     st.subheader("Model input")
     if page_input is None:
         st.info(GUIDANCE, icon=":material/draw:")
@@ -219,4 +216,4 @@ def input_panel(folder: str, page_input: PageInput | None) -> Analysis | None:
         st.caption(page_input.description)
     if page_input.origin in ("gallery", "upload"):
         st.button("Back to my drawing", on_click=state.back_to_drawing, icon=":material/undo:")
-    return None if image is None else analyse(folder, image)
+    return image

@@ -1,5 +1,9 @@
 """The page's reading: the canvas, what the models see, both answers and the open view.
 
+All of it depends on the drawing, so it is one fragment: a stroke, an upload, a tab or a
+control in a view reruns it alone, not the sidebar or the page's title. The pose and the
+bend-the-input panels inside it are fragments of their own, so their sliders rerun only them.
+
 On a wide screen the canvas, the model input and the answers stand in three columns; the
 views follow in tabs below them.
 """
@@ -10,8 +14,8 @@ import streamlit as st
 
 from capsnet import novelty
 from capsnet.inference import Analysis
-from capsnet.page import inputs, views
-from capsnet.page.resources import novelty_thresholds
+from capsnet.page import inputs, state, views
+from capsnet.page.resources import analyse, lab_or_stop, novelty_thresholds
 from capsnet.samples import Sample
 
 COLUMNS = (1.1, 1, 1.2)  # the canvas, the model input, the answers
@@ -55,8 +59,11 @@ def novelty_note(folder: str, analysis: Analysis) -> None:
                    f"{thresholds.false_alarm_rate:.1%} fall outside them.")
 
 
+@st.fragment
 def render(folder: str, sample: Sample, stroke_width: int) -> None:
     """The canvas, the upload, the model input, both answers and the views below them."""
+    if state.sidebar_is_stale():
+        st.rerun()  # the sidebar marks the test digit read: a full run redraws it
     draw_column, input_column, verdict_column = st.columns(COLUMNS, gap="medium")
     with draw_column:
         st.subheader("Draw a digit")
@@ -69,9 +76,11 @@ def render(folder: str, sample: Sample, stroke_width: int) -> None:
         draw_column.caption(f"The models are reading the {shown} on the right, not your "
                             "drawing; draw a stroke to switch back.")
     with input_column:
-        analysis = inputs.input_panel(folder, page_input)
-    if analysis is not None:
-        with verdict_column:
+        image = inputs.input_panel(page_input)
+    with verdict_column:
+        lab_or_stop(folder)  # a spinner here while the models load
+        analysis = None if image is None else analyse(folder, image)
+        if analysis is not None:
             verdict(analysis)
             novelty_note(folder, analysis)
     views.render(folder, analysis)

@@ -21,7 +21,8 @@ Session state the page reads, so that a script or a test can drive it (set a key
         disagreements listed.
 
 The page also keeps, for itself: `gallery_page` (which thumbnails the sidebar shows),
-`recon_for` (the input `recon_digit` was chosen for) and the widgets' own keys.
+`gallery_marked` (the test digit the sidebar last marked as the one read), `recon_for` (the
+input `recon_digit` was chosen for) and the widgets' own keys.
 """
 
 from __future__ import annotations
@@ -60,3 +61,23 @@ def next_gallery_page() -> None:
 
 def first_gallery_page() -> None:
     st.session_state["gallery_page"] = 0
+
+
+def gallery_digit_read() -> int | None:
+    """The sample position of the test digit the page reads, or None (it reads another input)."""
+    if st.session_state["source"] == "gallery" and st.session_state.get("injected_image") is None:
+        return st.session_state["gallery_index"]
+    return None
+
+
+def mark_gallery_digit() -> int | None:
+    """Records which test digit the sidebar marks as read, now that it draws the mark."""
+    st.session_state["gallery_marked"] = gallery_digit_read()
+    return st.session_state["gallery_marked"]
+
+
+def sidebar_is_stale() -> bool:
+    """Whether the sidebar marks another test digit than the one read (or none, or one too
+    many): a change inside a fragment (a stroke after a test digit, a test digit loaded from
+    a view) that only a full run redraws."""
+    return st.session_state.get("gallery_marked") != gallery_digit_read()
