@@ -14,7 +14,7 @@ Two measurements, on the current machine:
    end-of-run message, with the number of elements they sent and whether only a fragment
    ran. The server's resident memory (VmRSS in /proc) after the first answer and
    after the last drawing, and its growth over the last `--window` drawings. The page
-   caches up to `ANALYSIS_CACHE` analyses (app.py; about 150 kB each),
+   caches up to `ANALYSIS_CACHE` analyses (capsnet/page/resources.py; about 150 kB each),
    so its memory is expected to grow until that many distinct drawings have been seen.
 
 It also counts the answers that name the drawn digit, meaningful only with trained weights.
