@@ -26,6 +26,7 @@ def main() -> None:
 
     st.title("CapsNet lab")
     st.caption(INTRODUCTION)
+    reading.style()
     reading.render(folder, sample, stroke_width)  # reruns alone on a stroke
     sidebar.model_facts(folder)
 

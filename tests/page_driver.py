@@ -42,6 +42,8 @@ CHROMIUM_ARGS = (
     "--no-first-run",
 )
 VIEWPORT = {"width": 1400, "height": 1000}  # wide enough for the page's three columns
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3,
+         "has_touch": True, "is_mobile": True}  # a phone held upright (an iPhone 14's screen)
 SERVER_TIMEOUT = 240.0  # seconds to health: importing TensorFlow is slow on a busy CPU
 LOAD_TIMEOUT = 240.0  # seconds to the canvas: the first visit loads and warms both models
 ANSWER_TIMEOUT = 90.0  # seconds from a stroke (or a click) to the page's new state
@@ -355,6 +357,21 @@ def draw(page, stroke: list[tuple[float, float]]) -> None:
     for x, y in stroke[1:]:
         page.mouse.move(left + x, top + y)
     page.mouse.up()
+
+
+def draw_by_touch(page, stroke: list[tuple[float, float]]) -> None:
+    """One freehand stroke with a finger, in canvas pixels: touch events, as a phone sends
+    them (the page needs `has_touch`; the canvas must be on the screen)."""
+    box = page.locator(CANVAS).bounding_box()
+    points = [{"x": box["x"] + x, "y": box["y"] + y} for x, y in stroke]
+    touch = page.context.new_cdp_session(page)
+    try:
+        touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": points[:1]})
+        for point in points[1:]:
+            touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+        touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    finally:
+        touch.detach()
 
 
 def canvas_size(page) -> float:
