@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 IMAGE_SIZE = 28  # MNIST digits are 28x28 grey-level images
 NUM_CLASSES = 10
+MNIST_TEST_IMAGES = 10_000  # digits in MNIST's test set
 
 
 @dataclass(frozen=True)

@@ -47,9 +47,9 @@ from PIL import Image, ImageDraw
 
 from capsnet.preprocess import FIELD, NotADigit, preprocess
 
-CANVAS = 280  # the page's canvas side in pixels (app.CANVAS_SIZE)
-PEN_WIDTHS = (6, 40)  # the page's thinnest and widest pen (app.STROKE_LIMITS)
-PEN_DEFAULT = 18  # the page's pen until a visitor moves the slider (app.STROKE_DEFAULT)
+CANVAS = 280  # the page's canvas side in pixels (capsnet.page.inputs.CANVAS_SIZE)
+PEN_WIDTHS = (6, 40)  # the page's thinnest and widest pen (capsnet.page.inputs.STROKE_LIMITS)
+PEN_DEFAULT = 18  # the pen until a visitor moves the slider (capsnet.page.inputs.STROKE_DEFAULT)
 PEN_STYLES = {  # named pens, in pixels on the canvas (both ends included)
     "thin": (6, 9),
     "medium": (10, 16),

@@ -21,7 +21,7 @@ from PIL import Image, ImageDraw, ImageFont
 from capsnet.preprocess import FIELD, NotADigit, preprocess
 
 CANVAS = 280  # the page's canvas side, in pixels
-PEN_WIDTHS = (6, 40)  # the page's thinnest and widest pen (app.STROKE_LIMITS)
+PEN_WIDTHS = (6, 40)  # the page's thinnest and widest pen (capsnet.page.inputs.STROKE_LIMITS)
 KINDS = ("scribble", "strokes", "blob", "letter")
 LETTERS = "ACEFHKMNPRTUVWXY"  # capitals unlike any digit: no O (0), I (1), Z (2), S (5), B (8)
 LETTER_SIZES = (120, 240)  # font sizes in pixels: a letter a third to most of the canvas high

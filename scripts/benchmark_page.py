@@ -3,14 +3,18 @@
 Two measurements, on the current machine:
 
 1. Start-up: a fresh `streamlit run app.py`, a new browser session, one stroke. The times
-   from the process's start to its health check, to the canvas (both models loaded and
-   warmed), and to the first answer; and from the first stroke to that answer. Repeated
-   `--starts` times; medians are reported.
-2. Memory: on the last server, `--drawings` more digits, each a real mouse stroke (the
+   from the process's start to its health check, to the canvas, and to the first answer;
+   and from the first stroke to that answer. Repeated `--starts` times; medians are
+   reported.
+2. Drawing: on the last server, `--drawings` more digits, each a real mouse stroke (the
    digits 0, 1, 2, 3, 4 and 7, varied in size and place), each waited for until the page
-   shows its answer, then cleared. The server's resident memory (VmRSS in /proc) after the
-   first answer and after the last drawing, and its growth over the last `--window`
-   drawings. The page caches up to `ANALYSIS_CACHE` analyses (app.py; about 150 kB each),
+   shows its answer, then cleared. For each stroke: the time from the mouse-up to the
+   answer and to the canvas's request for a rerun (the canvas's own work in the browser),
+   and the script runs it caused, timed from the server's first message of a run to its
+   end-of-run message, with the number of elements they sent and whether only a fragment
+   ran. The server's resident memory (VmRSS in /proc) after the first answer and
+   after the last drawing, and its growth over the last `--window` drawings. The page
+   caches up to `ANALYSIS_CACHE` analyses (capsnet/page/resources.py; about 150 kB each),
    so its memory is expected to grow until that many distinct drawings have been seen.
 
 It also counts the answers that name the drawn digit, meaningful only with trained weights.
@@ -44,6 +48,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the browser driver shared with the br
 from page_driver import (  # noqa: E402
     DRAWN_DIGITS,
     MODELS,
+    Run,
     Server,
     answers,
     canvas_size,
@@ -70,12 +75,13 @@ def start_and_answer(browser, env: dict, digit: int) -> tuple[Server, object, di
     try:
         server.wait_until_healthy()
         healthy = time.perf_counter()
-        page = open_page(browser, server.url)
+        page = open_page(browser, server.url, watch=True)
         shown = time.perf_counter()
         draw(page, digit_stroke(digit, canvas_size(page)))
         stroke = time.perf_counter()  # the mouse is up: the canvas sends the drawing now
         answers(page)
         answered = time.perf_counter()
+        page.runs.wait_after((0, 0))  # the first run and the stroke's are over
     except BaseException:
         server.stop()
         raise
@@ -85,34 +91,50 @@ def start_and_answer(browser, env: dict, digit: int) -> tuple[Server, object, di
 
 
 def drawings(page, server: Server, count: int, seed: int,
-             samples: Path | None = None) -> tuple[list[float], list[int], dict[str, int]]:
-    """`count` varied digits: stroke-to-answer seconds and RSS after each, correct answers.
+             samples: Path | None = None) -> tuple[list[float], list[float], list[list[Run]],
+                                                   list[int], dict[str, int]]:
+    """`count` varied digits: stroke-to-answer and stroke-to-request seconds, each stroke's
+    script runs, RSS after each, correct answers.
 
     With `samples`, each drawing is also written there as a CSV row, flushed as it happens.
     """
     rng = random.Random(seed)
     size = canvas_size(page)
-    latencies, rss, correct = [], [], dict.fromkeys(MODELS, 0)
+    latencies, requested, runs, rss, correct = [], [], [], [], dict.fromkeys(MODELS, 0)
     with open(samples or os.devnull, "w", newline="") as file:
         log = csv.writer(file)
-        log.writerow(["drawing", "digit", "seconds", "rss_bytes", *MODELS])
+        log.writerow(["drawing", "digit", "seconds", "request_seconds", "run_seconds",
+                      "run_elements", "fragment_run", "rss_bytes", *MODELS])
         for n in range(count):
             digit = DRAWN_DIGITS[n % len(DRAWN_DIGITS)]
             stroke = digit_stroke(digit, size, scale=rng.uniform(*SCALES),
                                   shift=(rng.uniform(-SHIFT, SHIFT) * size,
                                          rng.uniform(-SHIFT, SHIFT) * size))
+            mark = page.runs.mark()
             clear(page)
+            page.runs.wait_after(mark)  # the clearing run is over: the stroke's runs alone
+            mark = page.runs.mark()
             draw(page, stroke)
             start = time.perf_counter()
             read = answers(page)
             latencies.append(time.perf_counter() - start)
+            runs.append(page.runs.wait_after(mark))
+            requested.append(page.runs.requests[mark[0]] - start)
             rss.append(server.rss_bytes())
             for model in MODELS:
                 correct[model] += read.get(model) == str(digit)
-            log.writerow([n + 1, digit, f"{latencies[-1]:.3f}", rss[-1],
+            log.writerow([n + 1, digit, f"{latencies[-1]:.3f}", f"{requested[-1]:.3f}",
+                          f"{run_seconds(runs[-1]):.3f}",
+                          sum(run.deltas for run in runs[-1]),
+                          int(all(run.fragment for run in runs[-1])), rss[-1],
                           *(read.get(model) for model in MODELS)])
             file.flush()
-    return latencies, rss, correct
+    return latencies, requested, runs, rss, correct
+
+
+def run_seconds(runs: list[Run]) -> float:
+    """The time the server spent running the script for one stroke."""
+    return sum(run.seconds for run in runs)
 
 
 def machine() -> str:
@@ -170,8 +192,8 @@ def main() -> None:
                 print(f"start {n + 1}: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()),
                       file=sys.stderr)
             first_rss = server.rss_bytes()
-            latencies, rss, correct = drawings(page, server, args.drawings, args.seed,
-                                               args.samples)
+            latencies, requested, runs, rss, correct = drawings(
+                page, server, args.drawings, args.seed, args.samples)
         finally:
             if server is not None:
                 server.stop()
@@ -184,13 +206,22 @@ def main() -> None:
         ("Machine", about),
         ("Weights", accuracy(folder)),
         (f"Process start to health check ({repeats})", f"{median['health']:.1f} s"),
-        (f"Process start to canvas shown, models loaded ({repeats})", f"{median['canvas']:.1f} s"),
+        (f"Process start to canvas shown ({repeats})", f"{median['canvas']:.1f} s"),
         (f"Process start to first answer after a stroke ({repeats})",
          f"{median['answer']:.1f} s"),
         (f"First stroke's end (mouse up) to its answer ({repeats})",
          f"{median['stroke']:.2f} s"),
         (f"Stroke's end to answer, next {args.drawings} drawings (median / 90th percentile)",
          f"{statistics.median(latencies):.2f} s / {np.percentile(latencies, 90):.2f} s"),
+        (f"Stroke's end to the canvas's rerun request, next {args.drawings} drawings (median)",
+         f"{statistics.median(requested):.2f} s"),
+        (f"Script run per stroke, next {args.drawings} drawings (median / 90th percentile)",
+         f"{statistics.median(map(run_seconds, runs)):.3f} s / "
+         f"{np.percentile(list(map(run_seconds, runs)), 90):.3f} s"),
+        ("Elements a stroke's run sends (median)",
+         f"{statistics.median(sum(run.deltas for run in stroke) for stroke in runs):.0f}"),
+        ("Strokes that reran one fragment only",
+         f"{sum(all(run.fragment for run in stroke) for stroke in runs)} of {len(runs)}"),
         ("Server RSS after the first answer", f"{first_rss / MB:.0f} MB"),
         (f"Server RSS after {args.drawings} more drawings", f"{rss[-1] / MB:.0f} MB"),
         (f"RSS growth over the last {window} drawings",

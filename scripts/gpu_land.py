@@ -12,8 +12,8 @@ printed on the GPU machine, unpacks the runs beside the parts, and measures each
 weights on this machine's backend (TensorFlow) on the MNIST test set and the drawn-digit
 yardstick, beside the shipped weights. `--install` copies runs into `capsnet/weights` and
 records their measurements there (`train.py evaluate --record --drawn`); `--remake` then
-remakes what depends on the weights: the committed sample, the not-a-digit thresholds and
-the robustness report (tens of minutes on a two-core CPU).
+remakes what depends on the weights: the committed sample, the not-a-digit thresholds, and
+the robustness and routing reports (tens of minutes on a two-core CPU).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ REMAKE = (  # what depends on the shipped weights, in order (the sample's disagr
     ["scripts/make_sample.py"],
     ["scripts/calibrate_novelty.py"],
     ["scripts/robustness.py"],
+    ["scripts/routing_report.py"],
 )
 
 

@@ -31,6 +31,7 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
+INPUTS = ROOT / "capsnet" / "page" / "inputs.py"  # the page's canvas, pens and guidance
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = (
     "--no-sandbox",  # containers and CI runners rarely allow Chromium's user namespaces
@@ -41,6 +42,8 @@ CHROMIUM_ARGS = (
     "--no-first-run",
 )
 VIEWPORT = {"width": 1400, "height": 1000}  # wide enough for the page's three columns
+PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 3,
+         "has_touch": True, "is_mobile": True}  # a phone held upright (an iPhone 14's screen)
 SERVER_TIMEOUT = 240.0  # seconds to health: importing TensorFlow is slow on a busy CPU
 LOAD_TIMEOUT = 240.0  # seconds to the canvas: the first visit loads and warms both models
 ANSWER_TIMEOUT = 90.0  # seconds from a stroke (or a click) to the page's new state
@@ -53,13 +56,16 @@ CLEAR = "Reset canvas & history"  # the canvas toolbar's clear button
 ERROR = '[data-testid="stAlertContentError"], [data-testid="stException"]'  # st.error, a crash
 
 
-def page_constant(name: str):
-    """A literal module-level constant of app.py, read from its source (the page is not run)."""
-    for node in ast.parse(APP.read_text()).body:
+def page_constant(name: str, source: Path = INPUTS):
+    """A literal module-level constant of the page, read from its source.
+
+    Importing the module would register the canvas component, which needs a running page.
+    """
+    for node in ast.parse(source.read_text()).body:
         if isinstance(node, ast.Assign) and any(
                 isinstance(target, ast.Name) and target.id == name for target in node.targets):
             return ast.literal_eval(node.value)
-    raise LookupError(f"app.py defines no constant {name}")
+    raise LookupError(f"{source.relative_to(ROOT)} defines no constant {name}")
 
 
 # --- Digits as single freehand strokes, in canvas pixels ----------------------------------
@@ -197,6 +203,108 @@ def running_server(env: dict | None = None) -> Iterator[Server]:
         server.stop()
 
 
+# --- Script runs, as the browser sees them ----------------------------------------------
+
+
+@dataclass
+class Run:
+    """One script run of the server, as the browser's websocket shows it.
+
+    Attributes:
+        started: `time.perf_counter()` when the run's first message (`new_session`) came.
+        finished: when its `script_finished` message came; None while it runs.
+        status: how it ended, in Streamlit's words (`FINISHED_SUCCESSFULLY`,
+            `FINISHED_FRAGMENT_RUN_SUCCESSFULLY`, `FINISHED_EARLY_FOR_RERUN`, ...).
+        deltas: the page elements (and containers) the run sent.
+    """
+
+    started: float
+    finished: float | None = None
+    status: str | None = None
+    deltas: int = 0
+
+    @property
+    def seconds(self) -> float:
+        return self.finished - self.started
+
+    @property
+    def fragment(self) -> bool:
+        """Whether the run was one fragment's alone, not the whole script's."""
+        return self.status == "FINISHED_FRAGMENT_RUN_SUCCESSFULLY"
+
+
+class Runs:
+    """The script runs of one page, and the reruns the page asked for.
+
+    Streamlit's browser client sends a `BackMsg` with `rerun_script` for each run it asks
+    for (the first load, a widget change); the server begins every run, a fragment's too,
+    with a `new_session` `ForwardMsg` and ends it with `script_finished`, and the `delta`
+    messages between them are what the run drew. Playwright reports the frames while a call
+    into it waits, so `wait_after` polls with `page.wait_for_timeout`.
+    """
+
+    def __init__(self, page):
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        self._back, self._forward = BackMsg, ForwardMsg
+        self._status = ForwardMsg.ScriptFinishedStatus.Name
+        self.page = page
+        self.requests: list[float] = []  # when each rerun was asked for
+        self.runs: list[Run] = []
+        page.on("websocket", self._attach)
+
+    def _attach(self, websocket) -> None:
+        websocket.on("framesent", self._sent)
+        websocket.on("framereceived", self._received)
+
+    def _sent(self, payload) -> None:
+        if isinstance(payload, bytes) and (
+                self._back.FromString(payload).WhichOneof("type") == "rerun_script"):
+            self.requests.append(time.perf_counter())
+
+    def _received(self, payload) -> None:
+        if isinstance(payload, str):
+            return
+        kind = self._forward.FromString(payload).WhichOneof("type")
+        if kind == "new_session":
+            self.runs.append(Run(time.perf_counter()))
+        elif self.runs and self.runs[-1].finished is None:
+            if kind == "delta":
+                self.runs[-1].deltas += 1
+            elif kind == "script_finished":
+                message = self._forward.FromString(payload)
+                self.runs[-1].finished = time.perf_counter()
+                self.runs[-1].status = self._status(message.script_finished)
+
+    def mark(self) -> tuple[int, int]:
+        """A mark to pass to `wait_after`: the reruns asked for and the runs begun so far."""
+        return len(self.requests), len(self.runs)
+
+    def idle(self) -> bool:
+        """Whether every rerun asked for has run: the last run began after the last request
+        and is over."""
+        return bool(self.runs) and self.runs[-1].finished is not None and (
+            not self.requests or self.runs[-1].started >= self.requests[-1])
+
+    def wait_after(self, mark: tuple[int, int], timeout: float = ANSWER_TIMEOUT,
+                   settle: float = 0.3) -> list[Run]:
+        """The runs begun after `mark`, once a rerun was asked for after it and the page is
+        idle; `settle` seconds more without a new run make sure that none follows at once (one
+        a fragment's own `st.rerun` starts, say).
+        """
+        requests, runs = mark
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.page.wait_for_timeout(50)
+            if len(self.requests) > requests and len(self.runs) > runs and self.idle():
+                count = len(self.runs)
+                self.page.wait_for_timeout(settle * 1000)
+                if len(self.runs) == count and self.idle():
+                    return self.runs[runs:]
+        raise TimeoutError(f"the page was still running a script after {timeout:.0f} s")
+
+
 # --- The browser -----------------------------------------------------------------------
 
 
@@ -214,13 +322,22 @@ def chromium() -> Iterator:
             browser.close()
 
 
-def open_page(browser, url: str, timeout: float = LOAD_TIMEOUT):
+def open_page(browser, url: str, timeout: float = LOAD_TIMEOUT, watch: bool = False,
+              **options):
     """A new page (a new Streamlit session) on the app, once its canvas is shown.
+
+    Args:
+        watch: also time the page's script runs from its first request on; the `Runs` are
+            the page's `runs` attribute.
+        options: Playwright's page options (`viewport`, `has_touch`, `is_mobile`, ...); the
+            viewport is `VIEWPORT` unless given.
 
     Raises:
         RuntimeError: the page showed an error (say, missing weights) instead of the canvas.
     """
-    page = browser.new_page(viewport=VIEWPORT)
+    page = browser.new_page(**{"viewport": VIEWPORT, **options})
+    if watch:
+        page.runs = Runs(page)
     page.goto(url, timeout=timeout * 1000)
     canvas = page.locator(CANVAS)
     canvas.or_(page.locator(ERROR)).first.wait_for(timeout=timeout * 1000)
@@ -240,6 +357,21 @@ def draw(page, stroke: list[tuple[float, float]]) -> None:
     for x, y in stroke[1:]:
         page.mouse.move(left + x, top + y)
     page.mouse.up()
+
+
+def draw_by_touch(page, stroke: list[tuple[float, float]]) -> None:
+    """One freehand stroke with a finger, in canvas pixels: touch events, as a phone sends
+    them (the page needs `has_touch`; the canvas must be on the screen)."""
+    box = page.locator(CANVAS).bounding_box()
+    points = [{"x": box["x"] + x, "y": box["y"] + y} for x, y in stroke]
+    touch = page.context.new_cdp_session(page)
+    try:
+        touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": points[:1]})
+        for point in points[1:]:
+            touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
+        touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    finally:
+        touch.detach()
 
 
 def canvas_size(page) -> float:

@@ -15,8 +15,8 @@ from page_reading import array, chart, chart_keys, heatmap, run
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from capsnet import charts
 from capsnet.inference import POSE_STEPS
+from capsnet.page import charts
 from capsnet.preprocess import preprocess
 from capsnet.samples import load_sample
 

@@ -13,14 +13,17 @@ import numpy as np
 import pytest
 from page_driver import (
     ANSWER,
+    CANVAS,
     CHROMIUM,
     MODELS,
+    PHONE,
     answers,
     canvas_size,
     chromium,
     clear,
     digit_stroke,
     draw,
+    draw_by_touch,
     heatmap,
     open_page,
     page_constant,
@@ -43,6 +46,7 @@ TESTED_DIGITS = (1, 7, 0, 3)  # single strokes unlike any other digit
 RECONSTRUCT_VIEW = "Reconstruct and pose"
 POSE_KEY_PRESSES = 10  # ArrowRight presses on the first pose slider: +0.10 in 0.01 steps
 CHANGED = 1e-4  # grey levels: far above float noise, far below a visible change
+UPLOAD = '[data-testid="stFileUploader"]'
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +141,28 @@ def wait_for_heatmap(page, key: str, done, polls: int = 120) -> np.ndarray:
         page.wait_for_timeout(500)
         image = heatmap(page, key)
     return image
+
+
+def test_on_a_phone_the_answers_come_right_after_the_canvas(browser, server, trained):
+    phone = open_page(browser, server.url, **PHONE)
+    try:
+        draw_by_touch(phone, digit_stroke(7, canvas_size(phone)))
+        read = answers(phone)
+        assert sorted(read) == sorted(MODELS)
+        if trained:
+            assert read == dict.fromkeys(MODELS, "7"), f"drew a 7 by touch, the page read {read}"
+        height = PHONE["viewport"]["height"]
+        assert phone.evaluate("window.scrollY") == 0
+        canvas = phone.locator(CANVAS).bounding_box()
+        shown = [metric.bounding_box() for metric in phone.locator(ANSWER).all()]
+        assert len(shown) == len(MODELS)
+        assert canvas["y"] >= 0 and canvas["y"] + canvas["height"] <= height
+        for box in shown:  # on the first screen, below the canvas
+            assert canvas["y"] + canvas["height"] <= box["y"]
+            assert box["y"] + box["height"] <= height, f"an answer ends at {box}, below {height}"
+        # the upload and the model input follow the answers
+        answers_end = max(box["y"] + box["height"] for box in shown)
+        assert phone.locator(UPLOAD).bounding_box()["y"] >= answers_end
+        assert phone.locator(".st-key-model_input").bounding_box()["y"] >= answers_end
+    finally:
+        phone.close()

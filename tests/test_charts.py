@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from capsnet import charts
 from capsnet.inference import POSE_STEPS
+from capsnet.page import charts
 
 
 def loop_stitch(grid, gap, level):

@@ -1,6 +1,6 @@
 """The drawn-digit yardstick: reproducible, balanced, canvas-like drawings, MNIST-style inputs.
 
-The drawings are checked against the page's own constants (read from app.py) and the page's
+The drawings are checked against the page's own constants (capsnet/page/inputs.py) and the page's
 preprocessing; the committed file against what the generator makes again; the report against
 a count by hand; and `train.py evaluate --drawn` end to end with the shipped weights, on a tiny
 stand-in for MNIST so that it runs in seconds.

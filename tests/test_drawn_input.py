@@ -10,12 +10,11 @@ only with trained weights.
 
 from __future__ import annotations
 
-import ast
 from collections.abc import Callable
 
 import numpy as np
 import pytest
-from conftest import ROOT
+from page_driver import page_constant
 from PIL import Image, ImageDraw
 from streamlit.testing.v1 import AppTest
 from test_app import APP, TIMEOUT, chart_keys, heatmap, inject
@@ -25,18 +24,7 @@ from capsnet import nondigits, novelty
 from capsnet.preprocess import BOX, NotADigit, preprocess, stroke_width
 from capsnet.samples import load_sample
 
-
-def page_constants(*names: str) -> dict:
-    """Constants of the page, read from app.py's source (importing it needs a running page)."""
-    tree = ast.parse((ROOT / "app.py").read_text())
-    found = {target.id: ast.literal_eval(node.value) for node in tree.body
-             if isinstance(node, ast.Assign) for target in node.targets
-             if isinstance(target, ast.Name) and target.id in names}
-    assert set(found) == set(names), f"app.py does not define {set(names) - set(found)}"
-    return found
-
-
-PAGE = page_constants("CANVAS_SIZE", "STROKE_LIMITS", "STROKE_DEFAULT")
+PAGE = {name: page_constant(name) for name in ("CANVAS_SIZE", "STROKE_LIMITS", "STROKE_DEFAULT")}
 SIDE = PAGE["CANVAS_SIZE"]
 THIN, WIDE = PAGE["STROKE_LIMITS"]  # the pen widths the page's stroke control allows
 PEN = PAGE["STROKE_DEFAULT"]

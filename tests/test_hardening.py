@@ -17,7 +17,7 @@ from test_app import APP, TIMEOUT, chart_keys, run
 from capsnet import checkpoints
 from capsnet.models import build_cnn
 
-SOURCES = [ROOT / "app.py", ROOT / "train.py", *sorted((ROOT / "capsnet").glob("*.py")),
+SOURCES = [ROOT / "app.py", ROOT / "train.py", *sorted((ROOT / "capsnet").rglob("*.py")),
            *sorted((ROOT / "scripts").glob("*.py"))]
 
 

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from capsnet import charts, routing
+from capsnet import routing
+from capsnet.page import charts
 
 ROUTINGS = 3
 

@@ -1,0 +1,83 @@
+"""The page's session state: UI state only, initialised once, and the callbacks that change it.
+
+Session state the page reads, so that a script or a test can drive it (set a key, rerun):
+    injected_image: an image analysed in place of the canvas, the upload and the gallery,
+        and preprocessed like a drawing (light ink): greyscale `(H, W)` or RGB/RGBA
+        `(H, W, 3|4)`, uint8 or floats in [0, 1]. Absent or None: the page reads the upload,
+        the gallery pick or the canvas, as `source` says.
+    source: "drawing", "upload" or "gallery": which is analysed when nothing is injected.
+        Uploading a file chooses "upload", a test digit "gallery", a stroke on the canvas
+        "drawing"; the canvas keeps its drawing meanwhile.
+    upload: the file uploader's file (a Streamlit `UploadedFile`, or None).
+    gallery_index: position, in the committed MNIST sample, of the test digit loaded.
+    view: the label of the open tab; only the open view runs.
+    recon_digit: the class whose capsule the decoder reconstructs (reset to the CapsNet's
+        answer whenever the input changes).
+    pose_0 ... pose_15: the pose sliders, the change added to each capsule dimension.
+    routing_reduce: "mean" or "max": how the routing view sums up the 32 types at a place.
+    play_rotation, play_shift_x, play_shift_y, play_scale, play_shear, play_stroke: the
+        transformation sliders of the "Bend the input" view.
+    disagreement_kind: "capsnet", "cnn" or "neither": which model is right among the
+        disagreements listed.
+
+The page also keeps, for itself: `gallery_page` (which thumbnails the sidebar shows),
+`gallery_marked` (the test digit the sidebar last marked as the one read), `recon_for` (the
+input `recon_digit` was chosen for) and the widgets' own keys.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+DEFAULTS = {"source": "drawing", "gallery_index": None, "gallery_page": 0, "recon_for": None}
+
+
+def init_state() -> None:
+    for key, value in DEFAULTS.items():
+        if key not in st.session_state:
+            st.session_state[key] = value
+
+
+def load_test_digit(index: int) -> None:
+    st.session_state["source"] = "gallery"
+    st.session_state["gallery_index"] = index
+
+
+def back_to_drawing() -> None:
+    st.session_state["source"] = "drawing"
+
+
+def use_upload() -> None:
+    """A new file read at once; with the file removed, back to the drawing."""
+    if st.session_state.get("upload") is not None:
+        st.session_state["source"] = "upload"
+    elif st.session_state["source"] == "upload":
+        st.session_state["source"] = "drawing"
+
+
+def next_gallery_page() -> None:
+    st.session_state["gallery_page"] += 1
+
+
+def first_gallery_page() -> None:
+    st.session_state["gallery_page"] = 0
+
+
+def gallery_digit_read() -> int | None:
+    """The sample position of the test digit the page reads, or None (it reads another input)."""
+    if st.session_state["source"] == "gallery" and st.session_state.get("injected_image") is None:
+        return st.session_state["gallery_index"]
+    return None
+
+
+def mark_gallery_digit() -> int | None:
+    """Records which test digit the sidebar marks as read, now that it draws the mark."""
+    st.session_state["gallery_marked"] = gallery_digit_read()
+    return st.session_state["gallery_marked"]
+
+
+def sidebar_is_stale() -> bool:
+    """Whether the sidebar marks another test digit than the one read (or none, or one too
+    many): a change inside a fragment (a stroke after a test digit, a test digit loaded from
+    a view) that only a full run redraws."""
+    return st.session_state.get("gallery_marked") != gallery_digit_read()
