@@ -94,6 +94,43 @@ def test_routing_view_shows_the_labs_couplings(app, lab, sample):
                                atol=1e-6)
 
 
+def test_routing_view_reads_the_digit_again_with_the_chosen_iteration_count(app, lab, sample):
+    image = gallery_image(sample, GALLERY_DIGIT)
+    trained, unrouted = lab.analyze(image), lab.analyze(image, routings=1)
+    open_gallery_digit(app, GALLERY_DIGIT, ROUTING_VIEW)
+    assert "routing_bars_3" not in [c.key for c in app.get("plotly_chart")]  # as trained: one
+
+    app.segmented_control(key="routing_iterations").set_value(1)
+    run(app)
+    for key, reading in (("routing_bars_3", trained), ("routing_bars_1", unrouted)):
+        np.testing.assert_allclose(array(chart(app, key)["data"][0]["y"]),
+                                   reading.capsnet_lengths, atol=1e-6)
+    np.testing.assert_allclose(array(chart(app, "routing_reconstruction_1")["data"][0]["z"]),
+                               unrouted.reconstruction, atol=1e-6)
+    shown = metrics(app)
+    assert shown["CapsNet, 1 iteration"] == str(unrouted.capsnet_label)
+    assert shown["CapsNet, 3 iterations"] == str(trained.capsnet_label)
+    # the maps below are the chosen reading's: one iteration, uniform couplings
+    maps = chart(app, "routing_maps")["data"]
+    assert len(maps) == 1
+    np.testing.assert_allclose(array(maps[0]["z"]), 0.1, atol=1e-6)
+    assert shown["Iteration 1: coupling entropy"] == f"{math.log2(10):.2f} bits"
+
+
+def test_routing_view_shows_the_measured_table_and_the_papers(app):
+    open_gallery_digit(app, GALLERY_DIGIT, ROUTING_VIEW)
+    text = "\n".join(m.value for m in app.markdown)
+    report = routing.load_report()
+    for row in report["sets"]["mnist_test"]["rows"]:
+        assert f"| {100 * row['accuracy']:.2f}% | {row['winning_length']:.3f} |" in text
+    assert "| 1 (no routing) |" in text and "| 3 (trained) |" in text
+    for title in ("Capsule Networks with Max-Min Normalization",
+                  "Capsule Networks Need an Improved Routing Algorithm",
+                  "Improving the Robustness of Capsule Networks to Image Affine"):
+        assert title in text
+    assert not app.warning  # the committed table is for the shipped weights
+
+
 def test_transform_view_answers_as_the_lab_does(app, lab, sample):
     image = gallery_image(sample, GALLERY_DIGIT)
     open_gallery_digit(app, GALLERY_DIGIT, TRANSFORM_VIEW)

@@ -109,9 +109,10 @@ def sample_digits() -> Sample:
 
 
 @st.cache_data(max_entries=ANALYSIS_CACHE, show_spinner=False)
-def analyse(folder: str, image: np.ndarray) -> Analysis:
-    """Both models on one 28x28 input, remembered so that reruns cost nothing."""
-    return load_lab(folder).analyze(image)
+def analyse(folder: str, image: np.ndarray, routings: int | None = None) -> Analysis:
+    """Both models on one 28x28 input, remembered so that reruns cost nothing (the CapsNet
+    with `routings` iterations; by default as trained)."""
+    return load_lab(folder).analyze(image, routings)
 
 
 @st.cache_resource(show_spinner=False)
