@@ -1,9 +1,9 @@
 """What every session shares: both models, loaded once per process, and the committed sample.
 
-The models take tens of seconds to load on a small CPU (TensorFlow's import, two models built
-and warmed). The page's first request starts loading them on a thread of their own
-(`start_loading`), so that the canvas and the page's text are drawn meanwhile; the answers'
-place shows a spinner until they are ready (`lab_or_stop`).
+Loading the models takes seconds (TensorFlow's import, two models built and warmed: about 5 s
+on two CPU cores, more on a busy machine). The page's first request starts loading them on a
+thread of their own (`start_loading`), so that the canvas and the page's text are drawn
+meanwhile; the answers' place shows a spinner until they are ready (`lab_or_stop`).
 """
 
 from __future__ import annotations
