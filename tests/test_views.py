@@ -131,6 +131,26 @@ def test_routing_view_shows_the_measured_table_and_the_papers(app):
     assert not app.warning  # the committed table is for the shipped weights
 
 
+@pytest.mark.parametrize("case", ["missing", "other weights", "unreadable"])
+def test_routing_view_says_what_is_wrong_with_the_table(app, monkeypatch, tmp_path, case):
+    path = tmp_path / "routing.json"
+    if case != "missing":
+        report = json.loads(routing.REPORT_PATH.read_text())
+        if case == "other weights":
+            report["weights_sha256"] = "0" * 64
+        else:
+            del report["sets"]
+        path.write_text(json.dumps(report))
+    monkeypatch.setattr(routing, "REPORT_PATH", path)
+    open_gallery_digit(app, GALLERY_DIGIT, ROUTING_VIEW)
+    notes = [note.value for note in [*app.info, *app.warning]]
+    expected = {"missing": "No routing table has been measured yet",
+                "other weights": "measured with other CapsNet weights",
+                "unreadable": "is unreadable"}[case]
+    assert any(expected in note and "routing_report.py" in note for note in notes), notes
+    assert chart(app, "routing_maps")  # the rest of the view is there
+
+
 def test_transform_view_answers_as_the_lab_does(app, lab, sample):
     image = gallery_image(sample, GALLERY_DIGIT)
     open_gallery_digit(app, GALLERY_DIGIT, TRANSFORM_VIEW)
