@@ -167,12 +167,12 @@ def run(repeats: int = 5, train_steps: int = 3, folder=None) -> str:
     # 4) How long an epoch took where the loaded weights were trained (their metrics file).
     for title, name in (("CNN", "cnn"), ("CapsNet", "capsnet")):
         record = lab.metrics.get(name) or {}
-        seconds = sorted(entry["seconds"] for entry in (record.get("history") or [])[1:])
-        if seconds:
+        seconds = checkpoints.epoch_seconds(record)
+        if seconds is not None:
             augment = (record.get("train") or {}).get("augment", "shift")
             rows.append((f"{title} training epoch ({augment} augmentation) on "
                          f"{record.get('device', 'an unrecorded device')}, as recorded",
-                         _duration(seconds[len(seconds) // 2])))
+                         _duration(seconds)))
 
     # 5) Memory after all of the above.
     peak, current = memory()

@@ -79,6 +79,13 @@ def training_totals(metrics: dict) -> dict:
     return totals
 
 
+def epoch_seconds(metrics: dict) -> float | None:
+    """Median seconds per training epoch in a metrics file's history, the first epoch left out
+    (it includes compiling the train step); None where fewer than two epochs are recorded."""
+    seconds = sorted(entry["seconds"] for entry in (metrics.get("history") or [])[1:])
+    return seconds[len(seconds) // 2] if seconds else None
+
+
 def save(name: str, model, config, metrics: dict, folder: str | os.PathLike) -> Path:
     """Saves a model's weights and its metrics (with config and checksum) to a folder."""
     weights_path, metrics_path = paths(name, folder)

@@ -111,7 +111,7 @@ def main(argv=None) -> int:
         def __init__(self, deadline: float):
             super().__init__()
             self.deadline = deadline
-            self.epoch_started = self.longest = 0.0
+            self.epoch_started = self.last_epoch = 0.0
 
         def on_epoch_begin(self, epoch, logs=None):
             self.epoch_started = time.monotonic()
@@ -119,8 +119,8 @@ def main(argv=None) -> int:
         def on_epoch_end(self, epoch, logs=None):
             now = time.monotonic()
             # the first epoch includes compilation: later ones are timed on their own
-            self.longest = now - self.epoch_started if epoch else 0.0
-            if now + self.longest > began + self.deadline:
+            self.last_epoch = now - self.epoch_started if epoch else 0.0
+            if now + self.last_epoch > began + self.deadline:
                 self.model.stop_training = True
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -160,7 +160,6 @@ def main(argv=None) -> int:
         report = drawn.report(predicted, yardstick)
         checkpoints.update_metrics(run.model, {"drawn": report}, folder)
         history = record["history"]
-        epoch_seconds = sorted(entry["seconds"] for entry in history[1:]) or [None]
         summary["runs"][run.name] = {
             "model": run.model, "augment": run.augment, "jit_compile": record["jit_compile"],
             "epochs_run": record["epochs_run"], "best_epoch": record["best_epoch"],
@@ -169,7 +168,7 @@ def main(argv=None) -> int:
             "drawn_accuracy": report["accuracy"], "drawn_bands": {
                 band: group["accuracy"] for band, group in report["per_band"].items()},
             "first_epoch_seconds": history[0]["seconds"],
-            "median_epoch_seconds": epoch_seconds[len(epoch_seconds) // 2],
+            "median_epoch_seconds": checkpoints.epoch_seconds(record),
             "seconds": round(time.monotonic() - started, 1),
             "weights_sha256": checkpoints.read_metrics(run.model, folder)["weights_sha256"],
         }

@@ -77,3 +77,12 @@ def test_init_continues_from_saved_weights(tmp_path, mnist_path):
     for before, after in zip(start.model.trainable_weights, trained.model.trainable_weights,
                              strict=True):
         np.testing.assert_array_equal(after.numpy(), before.numpy())
+
+
+def test_epoch_seconds_is_the_median_without_the_compiling_first_epoch():
+    from capsnet import checkpoints
+
+    history = [{"seconds": 11.0}, {"seconds": 2.0}, {"seconds": 3.0}, {"seconds": 2.5}]
+    assert checkpoints.epoch_seconds({"history": history}) == 2.5
+    assert checkpoints.epoch_seconds({"history": history[:1]}) is None
+    assert checkpoints.epoch_seconds({}) is None

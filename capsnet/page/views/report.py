@@ -66,9 +66,9 @@ def recipe_cell(record: dict) -> str:
     shift = f"shifts of up to {train.get('max_shift', 2)} px"
     recipe = (f"drawing style ({100 * train['drawing']['rate']:.0f}% of images), then {shift}"
               if train.get("augment") == "drawing" and train.get("drawing") else shift)
-    seconds = sorted(entry["seconds"] for entry in (record.get("history") or [])[1:])
-    if seconds:
-        recipe += f"; {seconds[len(seconds) // 2]:.1f} s per epoch"
+    seconds = checkpoints.epoch_seconds(record)
+    if seconds is not None:
+        recipe += f"; {seconds:.1f} s per epoch"
     return recipe
 
 
