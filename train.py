@@ -16,7 +16,7 @@ from pathlib import Path
 
 from capsnet import checkpoints, drawn, quiet
 from capsnet.config import AUGMENTATIONS, CapsNetConfig, CNNConfig, TrainConfig
-from capsnet.data import DATA_HELP, DataError, load_mnist, load_test, to_model_input
+from capsnet.data import DATA_HELP, DataError, load_mnist, load_test
 
 DEFAULTS = TrainConfig()
 
@@ -136,7 +136,7 @@ def drawn_yardstick(path: Path) -> drawn.Yardstick:
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    from capsnet.training import evaluate, scores
+    from capsnet.training import evaluate, evaluate_drawn
 
     test = load_test(args.data)
     yardstick = drawn_yardstick(args.drawn) if args.drawn is not None else None
@@ -147,8 +147,8 @@ def run_evaluate(args: argparse.Namespace) -> None:
         measured = evaluate(name, built.model, test)
         results[name] = {key: measured[key] for key in ("test_accuracy", "test_errors")}
         if yardstick is not None:  # fed as the test split is: float32 /255, (n, 28, 28, 1)
-            predicted = scores(name, built.model, to_model_input(yardstick.images)).argmax(-1)
-            results[name]["drawn"] = measured["drawn"] = drawn.report(predicted, yardstick)
+            results[name]["drawn"] = measured["drawn"] = evaluate_drawn(name, built.model,
+                                                                        yardstick)
         if args.record:
             checkpoints.update_metrics(name, measured, args.weights)
     print(json.dumps(results))

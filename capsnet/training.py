@@ -16,9 +16,9 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from capsnet import checkpoints
+from capsnet import checkpoints, drawn
 from capsnet.config import NUM_CLASSES, CapsNetConfig, CNNConfig, TrainConfig
-from capsnet.data import MNIST, Split
+from capsnet.data import MNIST, Split, to_model_input
 from capsnet.models import build_capsnet, build_cnn
 
 EVAL_BATCH = 500  # images per forward pass when scoring a whole split
@@ -46,6 +46,12 @@ def evaluate(name: str, model: keras.Model, split: Split) -> dict:
         "test_images": len(split),
         "confusion_matrix": confusion.tolist(),
     }
+
+
+def evaluate_drawn(name: str, model: keras.Model, yardstick: drawn.Yardstick) -> dict:
+    """A model's accuracy on the drawn-digit yardstick: `drawn.report` of its answers."""
+    predicted = scores(name, model, to_model_input(yardstick.images)).argmax(axis=-1)
+    return drawn.report(predicted, yardstick)
 
 
 def describe_device() -> str:

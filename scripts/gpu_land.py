@@ -19,7 +19,6 @@ the robustness and routing reports (tens of minutes on a two-core CPU).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import shutil
 import subprocess
@@ -31,7 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from capsnet import checkpoints, drawn  # noqa: E402
-from capsnet.data import DATA_HELP, load_test, to_model_input  # noqa: E402
+from capsnet.data import DATA_HELP, load_test  # noqa: E402
 
 ARCHIVE = "weights.tar.gz"
 REMAKE = (  # what depends on the shipped weights, in order (the sample's disagreements first)
@@ -46,14 +45,6 @@ class LandingError(RuntimeError):
     """What came back is incomplete or not what the GPU machine sent."""
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def unpack(folder: Path) -> dict:
     """Joins and checks the parts in `folder`, unpacks them into `folder/runs`, and returns
     the summary with each run's `folder` where it has weights."""
@@ -62,7 +53,7 @@ def unpack(folder: Path) -> dict:
     with open(archive, "wb") as joined:
         for name in summary["archive"]["parts"]:
             joined.write((folder / name).read_bytes())
-    if sha256(archive) != summary["archive"]["sha256"]:
+    if checkpoints.sha256(archive) != summary["archive"]["sha256"]:
         raise LandingError(f"{archive}: the joined parts differ from what was sent "
                            "(SHA-256 mismatch); copy the parts again.")
     with tarfile.open(archive, "r:gz") as tar:
@@ -73,7 +64,7 @@ def unpack(folder: Path) -> dict:
             continue
         weights, _ = checkpoints.paths(run["model"], folder / "runs" / name)
         if weights.is_file():
-            if sha256(weights) != run["weights_sha256"]:
+            if checkpoints.sha256(weights) != run["weights_sha256"]:
                 raise LandingError(f"{weights}: SHA-256 differs from the GPU machine's.")
             run["folder"] = str(weights.parent)
     return summary
@@ -81,12 +72,11 @@ def unpack(folder: Path) -> dict:
 
 def measure(name: str, folder, test, yardstick) -> dict:
     """Test accuracy and yardstick report of one model's weights, on this machine."""
-    from capsnet.training import evaluate, scores
+    from capsnet.training import evaluate, evaluate_drawn
 
     built, _ = checkpoints.load(name, folder)
     measured = evaluate(name, built.model, test)
-    predicted = scores(name, built.model, to_model_input(yardstick.images)).argmax(-1)
-    report = drawn.report(predicted, yardstick)
+    report = evaluate_drawn(name, built.model, yardstick)
     return {"test_accuracy": measured["test_accuracy"], "test_errors": measured["test_errors"],
             "drawn_accuracy": report["accuracy"],
             "drawn_bands": {band: group["accuracy"]

@@ -26,7 +26,6 @@ Example (on the GPU machine, from the project's root):
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
@@ -87,14 +86,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as file:
-        for chunk in iter(lambda: file.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def main(argv=None) -> int:
     args = parse_args(argv)
     began = time.monotonic()
@@ -102,8 +93,8 @@ def main(argv=None) -> int:
 
     from capsnet import checkpoints, drawn
     from capsnet.config import CapsNetConfig, CNNConfig, TrainConfig
-    from capsnet.data import load_mnist, to_model_input
-    from capsnet.training import describe_device, scores, train
+    from capsnet.data import load_mnist
+    from capsnet.training import describe_device, evaluate_drawn, train
 
     class Deadline(keras.callbacks.Callback):
         """Stops training after the epoch that would otherwise end past the deadline."""
@@ -126,7 +117,6 @@ def main(argv=None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     data = load_mnist(args.data, TrainConfig.validation_size, seed=TrainConfig.seed)
     yardstick = drawn.load(args.drawn) if args.drawn else drawn.load()
-    drawn_images = to_model_input(yardstick.images)
     if args.dry_run:
         data.train.images = data.train.images[:DRY_RUN["train"]]
         data.train.labels = data.train.labels[:DRY_RUN["train"]]
@@ -156,8 +146,7 @@ def main(argv=None) -> int:
                        jit_compile="auto" if args.dry_run else True, verbose=2,
                        callbacks=[Deadline(deadline)])
         built, _ = checkpoints.load(run.model, folder)
-        predicted = scores(run.model, built.model, drawn_images).argmax(-1)
-        report = drawn.report(predicted, yardstick)
+        report = evaluate_drawn(run.model, built.model, yardstick)
         checkpoints.update_metrics(run.model, {"drawn": report}, folder)
         history = record["history"]
         summary["runs"][run.name] = {
@@ -187,7 +176,7 @@ def main(argv=None) -> int:
             tar.add(metrics, arcname=f"{name}/{metrics.name}")
             if run["model"] == "cnn" or name == best:
                 tar.add(weights, arcname=f"{name}/{weights.name}")
-    summary["archive"] = {"sha256": sha256(archive), "bytes": archive.stat().st_size,
+    summary["archive"] = {"sha256": checkpoints.sha256(archive), "bytes": archive.stat().st_size,
                           "parts": split(archive, PART_BYTES)}
     summary["seconds"] = round(time.monotonic() - began, 1)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

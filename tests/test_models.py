@@ -198,13 +198,10 @@ def test_shipped_weights_read_drawings_at_the_target_and_as_recorded(name, lab):
     """Both models read the drawn-digit yardstick, measured here, at the target overall and in
     every size band, and exactly as their metrics file records."""
     from capsnet import drawn
-    from capsnet.data import to_model_input
-    from capsnet.training import scores
+    from capsnet.training import evaluate_drawn
 
-    yardstick = drawn.load()
     model = (lab.cnn if name == "cnn" else lab.capsnet).model
-    report = drawn.report(scores(name, model, to_model_input(yardstick.images)).argmax(-1),
-                          yardstick)
+    report = evaluate_drawn(name, model, drawn.load())
     assert report["accuracy"] >= DRAWN_TARGET
     assert all(band["accuracy"] >= BAND_TARGET for band in report["per_band"].values())
     assert checkpoints.read_metrics(name).get("drawn") == report
