@@ -232,12 +232,12 @@ async def session(browser, url: str, count: int, number: int,
             timeout=LOAD_TIMEOUT * 1000)
         box = await page.locator(CANVAS).bounding_box()
         for n in range(count):
+            digit = DRAWN_DIGITS[(number + n) % len(DRAWN_DIGITS)]
             try:
                 if n:
                     await page.get_by_role("button", name=CLEAR).click()
                     await page.locator(ANSWER).first.wait_for(state="detached",
                                                               timeout=ANSWER_TIMEOUT * 1000)
-                digit = DRAWN_DIGITS[(number + n) % len(DRAWN_DIGITS)]
                 stroke = digit_stroke(digit, box["width"], scale=rng.uniform(*SCALES),
                                       shift=(rng.uniform(-SHIFT, SHIFT) * box["width"],
                                              rng.uniform(-SHIFT, SHIFT) * box["width"]))
