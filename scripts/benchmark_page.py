@@ -17,18 +17,32 @@ Two measurements, on the current machine:
    caches up to `ANALYSIS_CACHE` analyses (capsnet/page/resources.py; about 150 kB each),
    so its memory is expected to grow until that many distinct drawings have been seen.
 
+3. Pose sliders: on the last drawing, the "Reconstruct and pose" tab, `--sliders` moves of
+   the sixteen pose sliders in turn, each one key press (ArrowRight on the slider's focused
+   thumb; ArrowLeft on every other pass over the sixteen, so the values stay in range).
+   Each is timed in the browser, from the key press to the reconstruction chart's data in
+   the page changing (polled every animation frame), with the script run it caused.
+4. Many visitors: `--sessions` browser sessions (one Chromium, a browser context each, on
+   Playwright's async API) drawing `--session-drawings` digits each, all at once, against the
+   same server. Errors (a page showing an exception or error, or no answer within
+   `ANSWER_TIMEOUT`), the time from each mouse-up to its answer across all sessions, and the
+   server's memory before and after.
+
 It also counts the answers that name the drawn digit, meaningful only with trained weights.
 Needs Linux (/proc), the `playwright` package and a Chromium (`$CHROMIUM`, default
 /usr/bin/chromium). Run from the project's root:
 
-    python scripts/benchmark_page.py                      # 3 starts, 200 drawings
+    python scripts/benchmark_page.py                      # 3 starts, 200 drawings, 20 + 10x10
+    python scripts/benchmark_page.py --quick              # a minute or two: 1 start, 10 drawings
     python scripts/benchmark_page.py --starts 1 --drawings 40 --weights path/to/weights
+    python scripts/benchmark_page.py --sliders 0 --sessions 0  # starts and drawings only
     python scripts/benchmark_page.py --drawings 400 --samples rss.csv  # past the cache's size
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import csv
 import importlib.metadata
 import os
@@ -46,8 +60,17 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))  # the browser driver shared with the browser tests
 
 from page_driver import (  # noqa: E402
+    ANSWER,
+    ANSWER_TIMEOUT,
+    CANVAS,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    CLEAR,
     DRAWN_DIGITS,
+    ERROR,
+    LOAD_TIMEOUT,
     MODELS,
+    VIEWPORT,
     Run,
     Server,
     answers,
@@ -56,6 +79,7 @@ from page_driver import (  # noqa: E402
     clear,
     digit_stroke,
     draw,
+    heatmap,
     open_page,
 )
 
@@ -64,6 +88,16 @@ from capsnet import checkpoints  # noqa: E402
 STARTS = 3
 DRAWINGS = 200
 WINDOW = 100
+SLIDERS = 20  # pose-slider moves
+SESSIONS = 10  # concurrent browser sessions
+SESSION_DRAWINGS = 10  # digits each concurrent session draws
+QUICK = {"starts": 1, "drawings": 10, "window": 10, "sliders": 5, "sessions": 3,
+         "session_drawings": 3}  # --quick: a minute or two, to see that it all works
+RECONSTRUCT_VIEW = "Reconstruct and pose"  # the tab with the pose sliders
+POSE_DIMENSIONS = 16  # the sliders pose_0 ... pose_15
+RECONSTRUCTION = ".st-key-reconstruction .js-plotly-plot"  # the decoder's image
+# The open tab's note on a blank canvas, shown last: the page's first run is over.
+EMPTY_VIEW = "This view fills in once there is a digit to read."
 SCALES = (0.75, 1.0)  # digit height relative to the usual five-sevenths of the canvas
 SHIFT = 0.1  # largest move of a digit from the centre, as a fraction of the canvas
 MB = 1024 * 1024
@@ -132,6 +166,131 @@ def drawings(page, server: Server, count: int, seed: int,
     return latencies, requested, runs, rss, correct
 
 
+# In the page: wait for the chart's data to change after the next key press; resolves with
+# the milliseconds from the key press (as the page received it) to the new data.
+WATCH_CHART = """([selector, timeout]) => {
+    const read = () => {
+        const chart = document.querySelector(selector);
+        return chart && chart.data && chart.data.length ? JSON.stringify(chart.data[0].z) : null;
+    };
+    const before = read();
+    let pressed = null;
+    document.addEventListener("keydown", () => { pressed = performance.now(); },
+                              {capture: true, once: true});
+    window.chartChanged = new Promise((resolve, reject) => {
+        const give_up = setTimeout(() => reject(new Error("the chart did not change")), timeout);
+        const poll = () => {
+            const now = read();
+            if (pressed !== null && now !== null && now !== before) {
+                clearTimeout(give_up);
+                resolve(performance.now() - pressed);
+            } else {
+                requestAnimationFrame(poll);
+            }
+        };
+        requestAnimationFrame(poll);
+    });
+}"""
+
+
+def pose_moves(page, count: int) -> tuple[list[float], list[list[Run]]]:
+    """`count` pose-slider moves on the page's last drawing, one key press each: seconds from
+    the key press to a new reconstruction in the page, and each move's script runs."""
+    mark = page.runs.mark()
+    page.get_by_role("tab", name=RECONSTRUCT_VIEW).click()
+    heatmap(page, "reconstruction")  # the tab's first run has drawn the reconstruction
+    page.runs.wait_after(mark)
+    latencies, runs = [], []
+    for n in range(count):
+        passes, dimension = divmod(n, POSE_DIMENSIONS)
+        page.locator(f".st-key-pose_{dimension}").get_by_role("slider").focus()
+        page.evaluate(WATCH_CHART, [RECONSTRUCTION, ANSWER_TIMEOUT * 1000])
+        mark = page.runs.mark()
+        page.keyboard.press("ArrowLeft" if passes % 2 else "ArrowRight")
+        latencies.append(page.evaluate("() => window.chartChanged") / 1000)
+        runs.append(page.runs.wait_after(mark))
+    return latencies, runs
+
+
+async def session(browser, url: str, count: int, number: int,
+                  seed: int) -> tuple[list[float], int, int]:
+    """One visitor's session drawing `count` digits (the digits in turn from the `number`th):
+    mouse-up-to-answer seconds, the drawings after which the page showed an error or an
+    exception, and those with no answer within `ANSWER_TIMEOUT` (all of them if the session
+    failed to open).
+    """
+    rng = random.Random(seed)
+    latencies, shown, missing = [], 0, 0
+    context = await browser.new_context(viewport=VIEWPORT)
+    try:
+        page = await context.new_page()
+        await page.goto(url, timeout=LOAD_TIMEOUT * 1000)
+        await page.locator(CANVAS).wait_for(timeout=LOAD_TIMEOUT * 1000)
+        # A stroke drawn while the first run still renders the canvas can be lost: a visitor
+        # would draw again, the benchmark would count an error.
+        await page.get_by_text(EMPTY_VIEW).filter(visible=True).first.wait_for(
+            timeout=LOAD_TIMEOUT * 1000)
+        box = await page.locator(CANVAS).bounding_box()
+        for n in range(count):
+            digit = DRAWN_DIGITS[(number + n) % len(DRAWN_DIGITS)]
+            try:
+                if n:
+                    await page.get_by_role("button", name=CLEAR).click()
+                    await page.locator(ANSWER).first.wait_for(state="detached",
+                                                              timeout=ANSWER_TIMEOUT * 1000)
+                stroke = digit_stroke(digit, box["width"], scale=rng.uniform(*SCALES),
+                                      shift=(rng.uniform(-SHIFT, SHIFT) * box["width"],
+                                             rng.uniform(-SHIFT, SHIFT) * box["width"]))
+                await page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
+                await page.mouse.down()
+                for x, y in stroke[1:]:
+                    await page.mouse.move(box["x"] + x, box["y"] + y)
+                await page.mouse.up()
+                start = time.perf_counter()
+                await page.locator(ANSWER).nth(len(MODELS) - 1).wait_for(
+                    state="visible", timeout=ANSWER_TIMEOUT * 1000)
+                latencies.append(time.perf_counter() - start)
+                shown += await page.locator(ERROR).count() > 0
+            except Exception as error:  # a timeout: no answer came
+                print(f"session {number}, drawing {n + 1} (a {digit}): {error}", file=sys.stderr)
+                missing += 1
+    except Exception as error:  # the page did not open
+        print(f"session {number}: {error}", file=sys.stderr)
+        missing = count - len(latencies)
+    finally:
+        await context.close()
+    return latencies, shown, missing
+
+
+async def sessions(url: str, count: int, drawings_each: int,
+                   seed: int) -> tuple[list[float], int, int, float]:
+    """`count` sessions on one Chromium drawing at once: all their mouse-up-to-answer seconds,
+    the drawings that showed an error and those that got no answer, and the wall time."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                   args=list(CHROMIUM_ARGS))
+        try:
+            began = time.perf_counter()
+            results = await asyncio.gather(*(session(browser, url, drawings_each, n + 1,
+                                                     seed + n + 1) for n in range(count)))
+            wall = time.perf_counter() - began
+        finally:
+            await browser.close()
+    latencies = [seconds for result in results for seconds in result[0]]
+    return latencies, sum(r[1] for r in results), sum(r[2] for r in results), wall
+
+
+def spread(values: list[float], percentile: int = 90, unit: str = "s", digits: int = 2) -> str:
+    """`median / pth percentile` of `values`, for the table."""
+    if not values:
+        return "none"
+    scale = 1000 if unit == "ms" else 1
+    return (f"{scale * statistics.median(values):.{digits}f} {unit} / "
+            f"{scale * np.percentile(values, percentile):.{digits}f} {unit}")
+
+
 def run_seconds(runs: list[Run]) -> float:
     """The time the server spent running the script for one stroke."""
     return sum(run.seconds for run in runs)
@@ -169,18 +328,34 @@ def main() -> None:
                         help=checkpoints.WEIGHTS_HELP)
     parser.add_argument("--samples", type=Path, default=None,
                         help="also write each drawing's time, RSS and answers to this CSV file")
+    parser.add_argument("--sliders", type=int, default=SLIDERS,
+                        help=f"pose-slider moves timed to a new reconstruction; 0 skips them "
+                             f"(default: {SLIDERS})")
+    parser.add_argument("--sessions", type=int, default=SESSIONS,
+                        help=f"browser sessions drawing at once at the end; 0 skips them "
+                             f"(default: {SESSIONS})")
+    parser.add_argument("--session-drawings", type=int, default=SESSION_DRAWINGS,
+                        help=f"digits each concurrent session draws (default: {SESSION_DRAWINGS})")
     parser.add_argument("--seed", type=int, default=0,
                         help="seed for the digits' sizes and places (default: 0)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a short run to see that everything works, by default "
+                             + ", ".join(f"--{k.replace('_', '-')} {v}" for k, v in QUICK.items()))
+    if parser.parse_known_args()[0].quick:  # the quick sizes, unless given on their own
+        parser.set_defaults(**QUICK)
     args = parser.parse_args()
-    if args.starts < 1 or args.drawings < 1 or args.window < 1:
-        parser.error("--starts, --drawings and --window must be positive")
+    if args.starts < 1 or args.drawings < 1 or args.window < 1 or args.session_drawings < 1:
+        parser.error("--starts, --drawings, --window and --session-drawings must be positive")
+    if args.sliders < 0 or args.sessions < 0:
+        parser.error("--sliders and --sessions cannot be negative")
 
     folder = checkpoints.weights_dir(args.weights)
     env = {**os.environ, checkpoints.WEIGHTS_ENV: str(folder)}
     about = machine()
     server = page = None
-    with chromium() as browser:
-        try:
+    began = time.perf_counter()
+    try:
+        with chromium() as browser:
             starts = []
             for n in range(args.starts):
                 if server is not None:
@@ -194,9 +369,22 @@ def main() -> None:
             first_rss = server.rss_bytes()
             latencies, requested, runs, rss, correct = drawings(
                 page, server, args.drawings, args.seed, args.samples)
-        finally:
-            if server is not None:
-                server.stop()
+            print(f"{args.drawings} drawings: median {statistics.median(latencies):.2f} s",
+                  file=sys.stderr)
+            moved, moves = pose_moves(page, args.sliders) if args.sliders else ([], [])
+            if args.sliders:
+                print(f"{args.sliders} pose moves: median {statistics.median(moved):.2f} s",
+                      file=sys.stderr)
+            page.close()
+        if args.sessions:  # the sync API's browser is closed: its event loop is gone
+            before_sessions = server.rss_bytes()
+            together, shown, missing, together_wall = asyncio.run(
+                sessions(server.url, args.sessions, args.session_drawings, args.seed))
+            after_sessions = server.rss_bytes()
+    finally:
+        if server is not None:
+            server.stop()
+    print(f"the benchmark took {time.perf_counter() - began:.0f} s", file=sys.stderr)
 
     window = min(args.window, args.drawings)
     before_window = rss[-window - 1] if window < len(rss) else first_rss
@@ -212,12 +400,11 @@ def main() -> None:
         (f"First stroke's end (mouse up) to its answer ({repeats})",
          f"{median['stroke']:.2f} s"),
         (f"Stroke's end to answer, next {args.drawings} drawings (median / 90th percentile)",
-         f"{statistics.median(latencies):.2f} s / {np.percentile(latencies, 90):.2f} s"),
+         spread(latencies)),
         (f"Stroke's end to the canvas's rerun request, next {args.drawings} drawings (median)",
          f"{statistics.median(requested):.2f} s"),
         (f"Script run per stroke, next {args.drawings} drawings (median / 90th percentile)",
-         f"{statistics.median(map(run_seconds, runs)):.3f} s / "
-         f"{np.percentile(list(map(run_seconds, runs)), 90):.3f} s"),
+         spread(list(map(run_seconds, runs)), unit="ms", digits=0)),
         ("Elements a stroke's run sends (median)",
          f"{statistics.median(sum(run.deltas for run in stroke) for stroke in runs):.0f}"),
         ("Strokes that reran one fragment only",
@@ -230,6 +417,29 @@ def main() -> None:
         (f"Answers naming the drawn digit, of {args.drawings}",
          ", ".join(f"{model} {correct[model]}" for model in MODELS)),
     ]
+    if args.sliders:
+        rows += [
+            (f"Pose slider key press to new reconstruction in the page, {args.sliders} moves "
+             "(median / 90th percentile)", spread(moved)),
+            (f"Script run per pose-slider move, {args.sliders} moves "
+             "(median / 90th percentile)",
+             spread(list(map(run_seconds, moves)), unit="ms", digits=0)),
+            ("Pose-slider moves that reran one fragment only",
+             f"{sum(all(run.fragment for run in move) for move in moves)} of {len(moves)}"),
+        ]
+    if args.sessions:
+        total = args.sessions * args.session_drawings
+        rows += [
+            (f"{args.sessions} sessions drawing {args.session_drawings} digits each at once: "
+             "errors (an error or exception shown / no answer)",
+             f"{shown + missing} of {total} ({shown} / {missing})"),
+            (f"{args.sessions} sessions at once: stroke's end to answer "
+             "(median / 95th percentile)", spread(together, percentile=95)),
+            (f"{args.sessions} sessions at once: wall time for all {total} drawings",
+             f"{together_wall:.0f} s"),
+            (f"Server RSS before / after the {args.sessions} sessions",
+             f"{before_sessions / MB:.0f} MB / {after_sessions / MB:.0f} MB"),
+        ]
     print("| Measure | Value |\n|---|---|")
     for measure, value in rows:
         print(f"| {measure} | {value} |")
