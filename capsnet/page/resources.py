@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import threading
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
@@ -100,6 +101,27 @@ def lab_or_stop(folder: str) -> Lab:
     except checkpoints.WeightsError as error:
         st.error(f"The models could not be loaded. {error}", icon=":material/error:")
         st.stop()
+
+
+def weights_sha256(folder: str, name: str) -> str:
+    """The SHA-256 of the loaded weights: from the metrics file, else of the file itself."""
+    recorded = load_lab(folder).metrics.get(name, {}).get("weights_sha256")
+    return recorded or checkpoints.sha256(checkpoints.paths(name, folder)[0])
+
+
+def report_or_note(load: Callable[[], dict | None], error: type[Exception], what: str,
+                   command: str) -> dict | None:
+    """A measured report from `load`, or None after saying on the page why there is none:
+    it is unreadable (`error`), or it has not been measured yet."""
+    try:
+        report = load()
+    except error as problem:
+        st.warning(f"{problem} Measure it again with {command}.", icon=":material/warning:")
+        return None
+    if report is None:
+        st.info(f"No {what} has been measured yet. Measure it with {command}.",
+                icon=":material/info:")
+    return report
 
 
 @st.cache_resource

@@ -10,13 +10,7 @@ from capsnet.config import MNIST_TEST_IMAGES
 from capsnet.inference import Analysis
 from capsnet.page import charts
 from capsnet.page.display import PLOT_CONFIG
-from capsnet.page.resources import load_lab
-
-
-def weights_sha256(folder: str, name: str) -> str:
-    """The SHA-256 of the loaded weights: from the metrics file, else of the file itself."""
-    recorded = load_lab(folder).metrics.get(name, {}).get("weights_sha256")
-    return recorded or checkpoints.sha256(checkpoints.paths(name, folder)[0])
+from capsnet.page.resources import report_or_note, weights_sha256
 
 
 def render(folder: str, analysis: Analysis) -> None:
@@ -26,14 +20,9 @@ def render(folder: str, analysis: Analysis) -> None:
         "measured offline on the whole test set rather than on the digit above."
     )
     command = "`python scripts/robustness.py --data path/to/mnist.npz`"
-    try:
-        report = robustness.load_report()
-    except robustness.ReportError as error:
-        st.warning(f"{error} Measure it again with {command}.", icon=":material/warning:")
-        return
+    report = report_or_note(robustness.load_report, robustness.ReportError,
+                            "robustness report", command)
     if report is None:
-        st.info(f"No robustness report has been measured yet. Measure it with {command}.",
-                icon=":material/info:")
         return
     stale = robustness.stale_models(report, {name: weights_sha256(folder, name)
                                              for name in checkpoints.MODEL_NAMES})

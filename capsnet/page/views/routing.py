@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from capsnet import checkpoints, routing
+from capsnet import routing
 from capsnet.config import NUM_CLASSES
 from capsnet.inference import Analysis
 from capsnet.page import charts, resources
@@ -77,17 +77,11 @@ def side_by_side(trained_reading: Analysis, routed: Analysis, trained: int, chos
 def iterations_table(folder: str, trained: int) -> None:
     """The measured table: does routing matter, over the whole test set and the drawings?"""
     st.markdown("#### Does routing matter?")
-    try:
-        report = routing.load_report()
-    except routing.ReportError as error:
-        st.warning(f"{error} Measure it again with {TABLE_COMMAND}.", icon=":material/warning:")
-        return
+    report = resources.report_or_note(routing.load_report, routing.ReportError,
+                                      "routing table", TABLE_COMMAND)
     if report is None:
-        st.info(f"No routing table has been measured yet. Measure it with {TABLE_COMMAND}.",
-                icon=":material/info:")
         return
-    weights, _ = checkpoints.paths("capsnet", folder)
-    if report.get("weights_sha256") != checkpoints.sha256(weights):
+    if report.get("weights_sha256") != resources.weights_sha256(folder, "capsnet"):
         st.warning("This table was measured with other CapsNet weights than the page's; "
                    f"measure it again with {TABLE_COMMAND}.", icon=":material/warning:")
     sets = report["sets"]
