@@ -11,7 +11,6 @@ fixed seed; every shift size uses the same directions, so the sizes differ in si
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections.abc import Callable
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from capsnet import transforms
+from capsnet import reports, transforms
 
 REPORT_PATH = Path(__file__).parent / "assets" / "robustness.json"
 ROTATIONS = (-45, -30, -15, 0, 15, 30, 45)  # degrees; training saw none
@@ -125,20 +124,17 @@ def load_report(path: str | os.PathLike | None = None) -> dict | None:
     Raises:
         ReportError: the file is there but unreadable or not a report.
     """
-    path = Path(path) if path is not None else REPORT_PATH
-    if not path.is_file():
-        return None
-    try:
-        report = json.loads(path.read_text())
-        for kind, unit in (("rotation", "degrees"), ("shift", "pixels")):
-            amounts = report[kind][unit]
-            for values in report[kind]["accuracy"].values():
-                if len(values) != len(amounts):
-                    raise ValueError(f"{kind}: {len(values)} accuracies for {len(amounts)} "
-                                     "conditions")
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ReportError(f"The robustness report {path} is unreadable: {error}") from error
-    return report
+    return reports.load(REPORT_PATH if path is None else path, _check_report, ReportError,
+                        "robustness report")
+
+
+def _check_report(report: dict) -> None:
+    for kind, unit in (("rotation", "degrees"), ("shift", "pixels")):
+        amounts = report[kind][unit]
+        for values in report[kind]["accuracy"].values():
+            if len(values) != len(amounts):
+                raise ValueError(f"{kind}: {len(values)} accuracies for {len(amounts)} "
+                                 "conditions")
 
 
 def stale_models(report: dict, sha256s: dict[str, str | None]) -> list[str]:

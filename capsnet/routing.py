@@ -9,12 +9,12 @@ alone; they know nothing of models or of the page.
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
 import numpy as np
 
+from capsnet import reports
 from capsnet.config import NUM_CLASSES, CapsNetConfig
 
 GRID = CapsNetConfig().primary_grid  # 6: positions per side of PrimaryCaps' grid
@@ -144,16 +144,13 @@ def load_report(path: str | os.PathLike | None = None) -> dict | None:
     Raises:
         ReportError: the file is there but unreadable or not a report.
     """
-    path = Path(path) if path is not None else REPORT_PATH
-    if not path.is_file():
-        return None
-    try:
-        report = json.loads(path.read_text())
-        for data_set in report["sets"].values():
-            for row in data_set["rows"]:
-                int(row["routings"])
-                for name in MEASURES:
-                    float(row[name])
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        raise ReportError(f"The routing report {path} is unreadable: {error}") from error
-    return report
+    return reports.load(REPORT_PATH if path is None else path, _check_report, ReportError,
+                        "routing report")
+
+
+def _check_report(report: dict) -> None:
+    for data_set in report["sets"].values():
+        for row in data_set["rows"]:
+            int(row["routings"])
+            for name in MEASURES:
+                float(row[name])
