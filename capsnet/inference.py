@@ -149,6 +149,12 @@ class Lab:
             capsules[digit] += np.asarray(pose, dtype="float32")
         return self.reconstruct_batch(capsules[None], digit)[0]
 
+    def decoder_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        """The decoder's dense layers as `(kernel (inputs, units), bias (units,))` pairs, in
+        order: the masked 160-vector -> 512 ReLU -> 1024 ReLU -> 784 sigmoid (Figure 2)."""
+        decoder = self.capsnet.reconstructor.get_layer("decoder")
+        return [tuple(layer.get_weights()) for layer in decoder.layers if layer.weights]
+
     def pose_grid(self, capsules: np.ndarray, digit: int,
                   steps: np.ndarray = POSE_STEPS) -> np.ndarray:
         """Figure 4: each of the 16 dimensions swept over `steps`, in one batch.

@@ -37,3 +37,34 @@ def weights_folder() -> Path:
     from capsnet.checkpoints import weights_dir
 
     return weights_dir()
+
+
+# --- The page in a real Chromium, shared by the browser tests ---------------------------
+
+TRAINED_ACCURACY = 0.98  # test accuracy above which a model must read clear drawings right
+
+
+@pytest.fixture(scope="session")
+def trained() -> bool:
+    """Whether both models in the weights folder are trained (a `WeightsError` if missing)."""
+    from capsnet import checkpoints
+
+    return all(checkpoints.read_metrics(name).get("test_accuracy", 0.0) >= TRAINED_ACCURACY
+               for name in checkpoints.MODEL_NAMES)
+
+
+@pytest.fixture(scope="session")
+def server(trained):  # `trained` reads the metrics first: missing weights fail at once
+    """One `streamlit run app.py` for every browser test."""
+    from page_driver import running_server
+
+    with running_server() as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from page_driver import chromium
+
+    with chromium() as launched:
+        yield launched

@@ -216,12 +216,14 @@ class Run:
         status: how it ended, in Streamlit's words (`FINISHED_SUCCESSFULLY`,
             `FINISHED_FRAGMENT_RUN_SUCCESSFULLY`, `FINISHED_EARLY_FOR_RERUN`, ...).
         deltas: the page elements (and containers) the run sent.
+        received: the bytes of the run's messages.
     """
 
     started: float
     finished: float | None = None
     status: str | None = None
     deltas: int = 0
+    received: int = 0
 
     @property
     def seconds(self) -> float:
@@ -269,7 +271,8 @@ class Runs:
         kind = self._forward.FromString(payload).WhichOneof("type")
         if kind == "new_session":
             self.runs.append(Run(time.perf_counter()))
-        elif self.runs and self.runs[-1].finished is None:
+        if self.runs and self.runs[-1].finished is None:
+            self.runs[-1].received += len(payload)
             if kind == "delta":
                 self.runs[-1].deltas += 1
             elif kind == "script_finished":
@@ -286,6 +289,14 @@ class Runs:
         and is over."""
         return bool(self.runs) and self.runs[-1].finished is not None and (
             not self.requests or self.runs[-1].started >= self.requests[-1])
+
+    def settle(self, timeout: float = ANSWER_TIMEOUT) -> None:
+        """Waits until every rerun asked for has run."""
+        deadline = time.monotonic() + timeout
+        while not self.idle():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the page was still running a script after {timeout:.0f} s")
+            self.page.wait_for_timeout(50)
 
     def wait_after(self, mark: tuple[int, int], timeout: float = ANSWER_TIMEOUT,
                    settle: float = 0.3) -> list[Run]:
@@ -323,12 +334,13 @@ def chromium() -> Iterator:
 
 
 def open_page(browser, url: str, timeout: float = LOAD_TIMEOUT, watch: bool = False,
-              **options):
+              init_script: str | None = None, **options):
     """A new page (a new Streamlit session) on the app, once its canvas is shown.
 
     Args:
         watch: also time the page's script runs from its first request on; the `Runs` are
             the page's `runs` attribute.
+        init_script: JavaScript run in the page before any of the page's own.
         options: Playwright's page options (`viewport`, `has_touch`, `is_mobile`, ...); the
             viewport is `VIEWPORT` unless given.
 
@@ -338,6 +350,8 @@ def open_page(browser, url: str, timeout: float = LOAD_TIMEOUT, watch: bool = Fa
     page = browser.new_page(**{"viewport": VIEWPORT, **options})
     if watch:
         page.runs = Runs(page)
+    if init_script:
+        page.add_init_script(init_script)
     page.goto(url, timeout=timeout * 1000)
     canvas = page.locator(CANVAS)
     canvas.or_(page.locator(ERROR)).first.wait_for(timeout=timeout * 1000)

@@ -7,6 +7,7 @@ any weights, trained or not: the answers shown are the Lab's answers for that in
 
 import base64
 import io
+import json
 
 import numpy as np
 import pytest
@@ -16,7 +17,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from capsnet.inference import POSE_STEPS
-from capsnet.page import charts
+from capsnet.page import charts, live_pose
+from capsnet.page.live_pose import DecoderPayload
 from capsnet.preprocess import preprocess
 from capsnet.samples import load_sample
 
@@ -163,6 +165,37 @@ def test_pose_slider_moves_the_reconstruction_and_reset_restores_it(app, lab, sa
     run(app)
     assert app.slider(key="pose_3").value == 0.0
     np.testing.assert_allclose(heatmap(app, "reconstruction"), before, rtol=0, atol=EXACT)
+
+
+def live_pose_data(at: AppTest) -> dict:
+    """What the page gave the live pose component on its last run."""
+    mounted = [element.proto for element in at.get("bidi_component")
+               if element.proto.component_name == "capsnet.live_pose"]
+    assert len(mounted) == 1
+    return json.loads(mounted[0].json)
+
+
+def test_live_pose_gets_the_capsule_and_the_weights_until_the_browser_has_them(app, lab,
+                                                                                sample):
+    expected = lab.analyze(preprocess(sample.images[4]).image)
+    digit = expected.capsnet_label
+    payload = DecoderPayload.from_layers(lab.decoder_layers())
+    inject(app, sample.images[4], RECONSTRUCT_VIEW)
+    data = live_pose_data(app)
+    assert data["digit"] == digit
+    np.testing.assert_allclose(data["capsule"], expected.capsules[digit], rtol=0, atol=EXACT)
+    assert data["pose"] == [0.0] * 16 and data["caption"] == f"Decoded from the {digit} capsule"
+    assert (data["sha"], data["weights"]) == (payload.sha, payload.weights)
+    assert len(app.slider) >= 16  # no browser has said it decodes: the server's sliders
+
+    app.session_state[live_pose.IN_BROWSER] = payload.sha  # as the browser reports it
+    app.slider(key="pose_5").set_value(-0.1)  # a pose the page keeps across the switch
+    run(app)
+    data = live_pose_data(app)
+    assert "weights" not in data and data["sha"] == payload.sha
+    assert data["pose"][5] == pytest.approx(-0.1)
+    assert not [slider for slider in app.slider if (slider.key or "").startswith("pose_")]
+    assert "reconstruction" not in chart_keys(app)
 
 
 def test_figure4_grid_is_the_labs_pose_grid(app, lab, sample):

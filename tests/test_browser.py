@@ -1,15 +1,15 @@
 """The page in a real Chromium: what only a browser shows, driven with the mouse and keyboard.
 
-One `streamlit run app.py` serves the module, with the weights folder that `$CAPSNET_WEIGHTS`
-names (else the shipped weights). With trained weights (both models at least
-`TRAINED_ACCURACY` on MNIST's test set) each drawn digit must be read correctly by both
-models; with untrained development weights the tests check only that answers appear.
+One `streamlit run app.py` (conftest's `server`) serves every browser test, with the weights
+folder that `$CAPSNET_WEIGHTS` names (else the shipped weights). With trained weights (both
+models at least conftest's `TRAINED_ACCURACY` on MNIST's test set) each drawn digit must be
+read correctly by both models; with untrained development weights the tests check only that
+answers appear. The pose sliders are tested in `test_live_pose.py`.
 
 Run them with `pytest -m browser`. They need the `playwright` package and a Chromium at
 `$CHROMIUM` (default /usr/bin/chromium); Playwright's own browser download is not used.
 """
 
-import numpy as np
 import pytest
 from page_driver import (
     ANSWER,
@@ -19,18 +19,13 @@ from page_driver import (
     PHONE,
     answers,
     canvas_size,
-    chromium,
     clear,
     digit_stroke,
     draw,
     draw_by_touch,
-    heatmap,
     open_page,
     page_constant,
-    running_server,
 )
-
-from capsnet import checkpoints
 
 pytestmark = pytest.mark.browser
 
@@ -40,32 +35,9 @@ if not CHROMIUM.is_file():
 
 from playwright.sync_api import expect  # noqa: E402
 
-TRAINED_ACCURACY = 0.98  # test accuracy above which a model must read clear drawings right
 DIGITS = tuple("0123456789")  # what an answer may be
 TESTED_DIGITS = (1, 7, 0, 3)  # single strokes unlike any other digit
-RECONSTRUCT_VIEW = "Reconstruct and pose"
-POSE_KEY_PRESSES = 10  # ArrowRight presses on the first pose slider: +0.10 in 0.01 steps
-CHANGED = 1e-4  # grey levels: far above float noise, far below a visible change
 UPLOAD = '[data-testid="stFileUploader"]'
-
-
-@pytest.fixture(scope="module")
-def trained() -> bool:
-    """Whether both models in the weights folder are trained (a `WeightsError` if missing)."""
-    return all(checkpoints.read_metrics(name).get("test_accuracy", 0.0) >= TRAINED_ACCURACY
-               for name in checkpoints.MODEL_NAMES)
-
-
-@pytest.fixture(scope="module")
-def server(trained):  # `trained` reads the metrics first: missing weights fail at once
-    with running_server() as running:
-        yield running
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with chromium() as launched:
-        yield launched
 
 
 @pytest.fixture
@@ -107,40 +79,6 @@ def test_drawn_digit_is_answered_then_cleared(drawing_page, trained, digit):
         assert read == dict.fromkeys(MODELS, str(digit)), f"drew a {digit}, the page read {read}"
     clear(drawing_page)  # waits until the answers are gone
     expect(drawing_page.locator(".st-key-model_input")).to_have_count(0)
-
-
-def test_pose_slider_changes_the_reconstruction_and_reset_restores_it(page):
-    draw(page, digit_stroke(7, canvas_size(page)))
-    answers(page)
-    page.get_by_role("tab", name=RECONSTRUCT_VIEW).click()
-    before = heatmap(page, "reconstruction")
-    assert before.shape == (28, 28)
-
-    slider = page.locator(".st-key-pose_0").get_by_role("slider")
-    slider.focus()
-    for _ in range(POSE_KEY_PRESSES):
-        page.keyboard.press("ArrowRight")
-    expect(page.locator(".st-key-pose_0")).to_contain_text(f"+{POSE_KEY_PRESSES / 100:.2f}")
-    after = wait_for_heatmap(page, "reconstruction",
-                             lambda image: np.abs(image - before).max() > CHANGED)
-    assert np.abs(after - before).max() > CHANGED
-
-    page.get_by_role("button", name="Reset pose").click()
-    expect(page.locator(".st-key-pose_0")).to_contain_text("+0.00")
-    restored = wait_for_heatmap(page, "reconstruction",
-                                lambda image: np.abs(image - before).max() <= CHANGED)
-    np.testing.assert_allclose(restored, before, atol=CHANGED)
-
-
-def wait_for_heatmap(page, key: str, done, polls: int = 120) -> np.ndarray:
-    """The chart's image once `done(image)` holds, or its last image after `polls` half-seconds."""
-    image = heatmap(page, key)
-    for _ in range(polls):
-        if done(image):
-            break
-        page.wait_for_timeout(500)
-        image = heatmap(page, key)
-    return image
 
 
 def test_on_a_phone_the_answers_come_right_after_the_canvas(browser, server, trained):

@@ -19,6 +19,7 @@ import streamlit as st
 from capsnet import checkpoints, novelty
 from capsnet.config import IMAGE_SIZE
 from capsnet.inference import Analysis, Lab
+from capsnet.page.live_pose import DecoderPayload
 from capsnet.samples import Sample, load_sample
 
 ANALYSIS_CACHE = 32  # inputs remembered per process (each about 150 kB, mostly couplings):
@@ -122,6 +123,12 @@ def report_or_note(load: Callable[[], dict | None], error: type[Exception], what
         st.info(f"No {what} has been measured yet. Measure it with {command}.",
                 icon=":material/info:")
     return report
+
+
+@st.cache_resource(show_spinner=False)
+def decoder_payload(folder: str) -> DecoderPayload:
+    """The CapsNet decoder's weights as the page's browsers get them, encoded once."""
+    return DecoderPayload.from_layers(load_lab(folder).decoder_layers())
 
 
 @st.cache_resource
