@@ -17,11 +17,15 @@ Two measurements, on the current machine:
    caches up to `ANALYSIS_CACHE` analyses (capsnet/page/resources.py; about 150 kB each),
    so its memory is expected to grow until that many distinct drawings have been seen.
 
-3. Pose sliders: on the last drawing, the "Reconstruct and pose" tab, `--sliders` moves of
-   the sixteen pose sliders in turn, each one key press (ArrowRight on the slider's focused
-   thumb; ArrowLeft on every other pass over the sixteen, so the values stay in range).
-   Each is timed in the browser, from the key press to the reconstruction chart's data in
-   the page changing (polled every animation frame), with the script run it caused.
+3. Pose sliders: on the last drawing, the "Reconstruct and pose" tab, whose sliders and
+   reconstruction run in the browser, then `--drags` mouse drags of the sixteen sliders in
+   turn, each over the slider's whole range (from the middle to the right end, the left end
+   and halfway back: 112 mouse events, each moving the slider one step, sent as fast as
+   Chromium takes them, which is one per animation frame). The
+   slider's changes and the reconstructions drawn per second of a drag, the time from each
+   input event to its redrawn canvas (timed in the page, from the event's time stamp to the
+   end of the animation frame that drew it), the reruns asked for during drags, and the
+   script run each release causes.
 4. Many visitors: `--sessions` browser sessions (one Chromium, a browser context each, on
    Playwright's async API) drawing `--session-drawings` digits each, all at once, against the
    same server. Errors (a page showing an exception or error, or no answer within
@@ -32,10 +36,10 @@ It also counts the answers that name the drawn digit, meaningful only with train
 Needs Linux (/proc), the `playwright` package and a Chromium (`$CHROMIUM`, default
 /usr/bin/chromium). Run from the project's root:
 
-    python scripts/benchmark_page.py                      # 3 starts, 200 drawings, 20 + 10x10
+    python scripts/benchmark_page.py                      # 3 starts, 200 drawings, 16 + 10x10
     python scripts/benchmark_page.py --quick              # a minute or two: 1 start, 10 drawings
     python scripts/benchmark_page.py --starts 1 --drawings 40 --weights path/to/weights
-    python scripts/benchmark_page.py --sliders 0 --sessions 0  # starts and drawings only
+    python scripts/benchmark_page.py --drags 0 --sessions 0  # starts and drawings only
     python scripts/benchmark_page.py --drawings 400 --samples rss.csv  # past the cache's size
 """
 
@@ -79,23 +83,24 @@ from page_driver import (  # noqa: E402
     clear,
     digit_stroke,
     draw,
-    heatmap,
     open_page,
 )
 
 from capsnet import checkpoints  # noqa: E402
+from capsnet.inference import POSE_RANGE  # noqa: E402
+from capsnet.page.views.pose import POSE_SLIDER_STEP as POSE_STEP  # noqa: E402
 
 STARTS = 3
 DRAWINGS = 200
 WINDOW = 100
-SLIDERS = 20  # pose-slider moves
+DRAGS = 16  # pose-slider drags, one per slider
 SESSIONS = 10  # concurrent browser sessions
 SESSION_DRAWINGS = 10  # digits each concurrent session draws
-QUICK = {"starts": 1, "drawings": 10, "window": 10, "sliders": 5, "sessions": 3,
+QUICK = {"starts": 1, "drawings": 10, "window": 10, "drags": 3, "sessions": 3,
          "session_drawings": 3}  # --quick: a minute or two, to see that it all works
 RECONSTRUCT_VIEW = "Reconstruct and pose"  # the tab with the pose sliders
-POSE_DIMENSIONS = 16  # the sliders pose_0 ... pose_15
-RECONSTRUCTION = ".st-key-reconstruction .js-plotly-plot"  # the decoder's image
+POSE_DIMENSIONS = 16  # pose sliders, one per capsule dimension
+LIVE_POSE = ".st-key-live_pose .live-pose"  # the pose sliders and their reconstruction
 # The open tab's note on a blank canvas, shown last: the page's first run is over.
 EMPTY_VIEW = "This view fills in once there is a digit to read."
 SCALES = (0.75, 1.0)  # digit height relative to the usual five-sevenths of the canvas
@@ -166,50 +171,54 @@ def drawings(page, server: Server, count: int, seed: int,
     return latencies, requested, runs, rss, correct
 
 
-# In the page: wait for the chart's data to change after the next key press; resolves with
-# the milliseconds from the key press (as the page received it) to the new data.
-WATCH_CHART = """([selector, timeout]) => {
-    const read = () => {
-        const chart = document.querySelector(selector);
-        return chart && chart.data && chart.data.length ? JSON.stringify(chart.data[0].z) : null;
-    };
-    const before = read();
-    let pressed = null;
-    document.addEventListener("keydown", () => { pressed = performance.now(); },
-                              {capture: true, once: true});
-    window.chartChanged = new Promise((resolve, reject) => {
-        const give_up = setTimeout(() => reject(new Error("the chart did not change")), timeout);
-        const poll = () => {
-            const now = read();
-            if (pressed !== null && now !== null && now !== before) {
-                clearTimeout(give_up);
-                resolve(performance.now() - pressed);
-            } else {
-                requestAnimationFrame(poll);
-            }
-        };
-        requestAnimationFrame(poll);
-    });
-}"""
+DRAG_LEGS = (0.5, -0.5, 0.25)  # a drag goes from the middle to the right end, the left end
+# and halfway back to the right (as fractions of the slider's width from its middle): it
+# ends on a new value, so that its release sends one
+STATS = ("panel => ({inputs: panel.stats.inputs, frames: panel.stats.frames, "
+         "latencies: panel.stats.latencies.length})")
 
 
-def pose_moves(page, count: int) -> tuple[list[float], list[list[Run]]]:
-    """`count` pose-slider moves on the page's last drawing, one key press each: seconds from
-    the key press to a new reconstruction in the page, and each move's script runs."""
+def pose_drags(page, count: int) -> tuple[list[float], list[float], list[float], list[int],
+                                          list[list[Run]]]:
+    """`count` mouse drags of the pose sliders in turn, each over the slider's whole range.
+
+    Returns:
+        The slider's changes of value per second during each drag (its input events), and
+        the reconstructions drawn per second (at most one per animation frame); the
+        milliseconds from each input event to its redrawn canvas (every frame of every
+        drag); the reruns the page asked for during each drag (before its release); and
+        each release's script runs.
+    """
     mark = page.runs.mark()
     page.get_by_role("tab", name=RECONSTRUCT_VIEW).click()
-    heatmap(page, "reconstruction")  # the tab's first run has drawn the reconstruction
+    page.locator(LIVE_POSE).wait_for(timeout=ANSWER_TIMEOUT * 1000)
     page.runs.wait_after(mark)
-    latencies, runs = [], []
+    panel = page.locator(LIVE_POSE)
+    changes, rates, latencies, during, releases = [], [], [], [], []
     for n in range(count):
-        passes, dimension = divmod(n, POSE_DIMENSIONS)
-        page.locator(f".st-key-pose_{dimension}").get_by_role("slider").focus()
-        page.evaluate(WATCH_CHART, [RECONSTRUCTION, ANSWER_TIMEOUT * 1000])
+        slider = page.locator(f"{LIVE_POSE} input[type=range]").nth(n % POSE_DIMENSIONS)
+        slider.scroll_into_view_if_needed()
+        box = slider.bounding_box()
+        middle, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        before = panel.evaluate(STATS)
         mark = page.runs.mark()
-        page.keyboard.press("ArrowLeft" if passes % 2 else "ArrowRight")
-        latencies.append(page.evaluate("() => window.chartChanged") / 1000)
-        runs.append(page.runs.wait_after(mark))
-    return latencies, runs
+        page.mouse.move(middle, y)
+        page.mouse.down()
+        began, x = time.perf_counter(), middle
+        for leg in DRAG_LEGS:
+            end = middle + leg * box["width"]
+            steps = round(abs(end - x) / box["width"] * 2 * POSE_RANGE / POSE_STEP)
+            page.mouse.move(end, y, steps=steps)
+            x = end
+        seconds = time.perf_counter() - began
+        during.append(page.runs.mark()[0] - mark[0])
+        page.mouse.up()
+        releases.append(page.runs.wait_after(mark))
+        after = panel.evaluate(STATS)
+        changes.append((after["inputs"] - before["inputs"]) / seconds)
+        rates.append((after["frames"] - before["frames"]) / seconds)
+        latencies += panel.evaluate(f"panel => panel.stats.latencies.slice({before['latencies']})")
+    return changes, rates, latencies, during, releases
 
 
 async def session(browser, url: str, count: int, number: int,
@@ -282,11 +291,14 @@ async def sessions(url: str, count: int, drawings_each: int,
     return latencies, sum(r[1] for r in results), sum(r[2] for r in results), wall
 
 
-def spread(values: list[float], percentile: int = 90, unit: str = "s", digits: int = 2) -> str:
-    """`median / pth percentile` of `values`, for the table."""
+def spread(values: list[float], percentile: int = 90, unit: str = "s", digits: int = 2,
+           scale: float | None = None) -> str:
+    """`median / pth percentile` of `values` times `scale` (by default, seconds shown in
+    `unit`), for the table."""
     if not values:
         return "none"
-    scale = 1000 if unit == "ms" else 1
+    if scale is None:
+        scale = 1000 if unit == "ms" else 1
     return (f"{scale * statistics.median(values):.{digits}f} {unit} / "
             f"{scale * np.percentile(values, percentile):.{digits}f} {unit}")
 
@@ -328,9 +340,9 @@ def main() -> None:
                         help=checkpoints.WEIGHTS_HELP)
     parser.add_argument("--samples", type=Path, default=None,
                         help="also write each drawing's time, RSS and answers to this CSV file")
-    parser.add_argument("--sliders", type=int, default=SLIDERS,
-                        help=f"pose-slider moves timed to a new reconstruction; 0 skips them "
-                             f"(default: {SLIDERS})")
+    parser.add_argument("--drags", type=int, default=DRAGS,
+                        help=f"pose-slider drags, each over a slider's range; 0 skips them "
+                             f"(default: {DRAGS})")
     parser.add_argument("--sessions", type=int, default=SESSIONS,
                         help=f"browser sessions drawing at once at the end; 0 skips them "
                              f"(default: {SESSIONS})")
@@ -346,8 +358,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.starts < 1 or args.drawings < 1 or args.window < 1 or args.session_drawings < 1:
         parser.error("--starts, --drawings, --window and --session-drawings must be positive")
-    if args.sliders < 0 or args.sessions < 0:
-        parser.error("--sliders and --sessions cannot be negative")
+    if args.drags < 0 or args.sessions < 0:
+        parser.error("--drags and --sessions cannot be negative")
 
     folder = checkpoints.weights_dir(args.weights)
     env = {**os.environ, checkpoints.WEIGHTS_ENV: str(folder)}
@@ -371,10 +383,10 @@ def main() -> None:
                 page, server, args.drawings, args.seed, args.samples)
             print(f"{args.drawings} drawings: median {statistics.median(latencies):.2f} s",
                   file=sys.stderr)
-            moved, moves = pose_moves(page, args.sliders) if args.sliders else ([], [])
-            if args.sliders:
-                print(f"{args.sliders} pose moves: median {statistics.median(moved):.2f} s",
-                      file=sys.stderr)
+            if args.drags:
+                changes, rates, frame_ms, during, releases = pose_drags(page, args.drags)
+                print(f"{args.drags} pose drags: median {statistics.median(rates):.0f} "
+                      "reconstructions/s", file=sys.stderr)
             page.close()
         if args.sessions:  # the sync API's browser is closed: its event loop is gone
             before_sessions = server.rss_bytes()
@@ -417,15 +429,21 @@ def main() -> None:
         (f"Answers naming the drawn digit, of {args.drawings}",
          ", ".join(f"{model} {correct[model]}" for model in MODELS)),
     ]
-    if args.sliders:
+    if args.drags:
         rows += [
-            (f"Pose slider key press to new reconstruction in the page, {args.sliders} moves "
-             "(median / 90th percentile)", spread(moved)),
-            (f"Script run per pose-slider move, {args.sliders} moves "
+            (f"Pose slider drags: changes of value per second, {args.drags} drags "
+             "(median / 10th percentile)", spread(changes, percentile=10, unit="/s", digits=0)),
+            (f"Pose slider drags: reconstructions drawn per second, {args.drags} drags "
+             "(median / 10th percentile)", spread(rates, percentile=10, unit="/s", digits=0)),
+            (f"Pose slider input event to redrawn canvas, {len(frame_ms)} frames "
+             "(median / 90th percentile)", spread(frame_ms, unit="ms", digits=1, scale=1)),
+            ("Reruns asked for during the drags, before release", f"{sum(during)}"),
+            (f"Script run per pose-slider release, {args.drags} releases "
              "(median / 90th percentile)",
-             spread(list(map(run_seconds, moves)), unit="ms", digits=0)),
-            ("Pose-slider moves that reran one fragment only",
-             f"{sum(all(run.fragment for run in move) for move in moves)} of {len(moves)}"),
+             spread(list(map(run_seconds, releases)), unit="ms", digits=0)),
+            ("Releases that reran one fragment only",
+             f"{sum(all(run.fragment for run in release) for release in releases)} of "
+             f"{len(releases)}"),
         ]
     if args.sessions:
         total = args.sessions * args.session_drawings

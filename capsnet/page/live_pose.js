@@ -125,7 +125,8 @@ function mount({ data, parentElement, setStateValue }) {
   let panel = parentElement.querySelector(".live-pose");
   const fresh = !panel;
   if (fresh) panel = build(parentElement, data);
-  const view = panel.view ?? (panel.view = { stats: { frames: 0, latencies: [] }, released: 0 });
+  const view = panel.view ??
+    (panel.view = { stats: { inputs: 0, frames: 0, latencies: [] }, released: 0 });
   Object.assign(view, { layers, data, capsule: data.capsule, digit: data.digit });
 
   const canvas = panel.querySelector("canvas");
@@ -163,6 +164,7 @@ function mount({ data, parentElement, setStateValue }) {
     };
     inputs.forEach((input, d) => {
       input.addEventListener("input", (event) => {
+        view.stats.inputs += 1;
         show(d);
         if (pending === null) {
           pending = event.timeStamp;
