@@ -193,6 +193,7 @@ def test_live_pose_gets_the_capsule_and_the_weights_until_the_browser_has_them(a
     run(app)
     data = live_pose_data(app)
     assert "weights" not in data and data["sha"] == payload.sha
+    assert len(json.dumps(data)) < 1024  # a run sends the capsule and the pose, not weights
     assert data["pose"][5] == pytest.approx(-0.1)
     assert not [slider for slider in app.slider if (slider.key or "").startswith("pose_")]
     assert "reconstruction" not in chart_keys(app)

@@ -13,7 +13,9 @@ Session state the page reads, so that a script or a test can drive it (set a key
     view: the label of the open tab; only the open view runs.
     recon_digit: the class whose capsule the decoder reconstructs (reset to the CapsNet's
         answer whenever the input changes).
-    pose_0 ... pose_15: the pose sliders, the change added to each capsule dimension.
+    pose: the change added to each dimension of the decoded capsule, 16 floats, whichever
+        sliders set it (the browser's, or the server's pose_0 ... pose_15 where the
+        browser's decoder has not started; see `live_pose.py`).
     routing_reduce: "mean" or "max": how the routing view sums up the 32 types at a place.
     play_rotation, play_shift_x, play_shift_y, play_scale, play_shear, play_stroke: the
         transformation sliders of the "Bend the input" view.
@@ -22,7 +24,8 @@ Session state the page reads, so that a script or a test can drive it (set a key
 
 The page also keeps, for itself: `gallery_page` (which thumbnails the sidebar shows),
 `gallery_marked` (the test digit the sidebar last marked as the one read), `recon_for` (the
-input `recon_digit` was chosen for) and the widgets' own keys.
+input `recon_digit` was chosen for), `live_pose_decoder` and `live_pose_releases` (what the
+browser's pose panel has reported) and the widgets' own keys.
 """
 
 from __future__ import annotations
