@@ -14,7 +14,17 @@ import re
 import numpy as np
 import pytest
 from conftest import ROOT
-from page_driver import CHROMIUM, answers, canvas_size, digit_stroke, draw, heatmap, open_page
+from page_driver import (
+    CHROMIUM,
+    PHONE,
+    answers,
+    canvas_size,
+    digit_stroke,
+    draw,
+    draw_by_touch,
+    heatmap,
+    open_page,
+)
 
 from capsnet.inference import POSE_RANGE
 from capsnet.page.live_pose import DecoderPayload
@@ -143,10 +153,12 @@ def test_browser_decoder_is_the_keras_decoder(decoder_page, lab, dtype, toleranc
 # --- The component on the page ---------------------------------------------------------
 
 
-def open_pose_view(page, digit: int = 3) -> None:
-    """Draws `digit`, then opens the pose view and waits until every run it caused is over."""
-    draw(page, digit_stroke(digit, canvas_size(page)))
-    answers(page)
+def open_pose_view(page, digit: int = 3, draw_digit: bool = True) -> None:
+    """Draws `digit` (unless told not to), then opens the pose view and waits until every
+    run it caused is over."""
+    if draw_digit:
+        draw(page, digit_stroke(digit, canvas_size(page)))
+        answers(page)
     mark = page.runs.mark()
     page.get_by_role("tab", name=RECONSTRUCT_VIEW).click()
     page.runs.wait_after(mark)
@@ -256,6 +268,38 @@ def test_drag_redraws_every_frame_and_reruns_only_on_release(pose_page, lab):
     page.runs.wait_after(mark)
     assert shown_pose(page) == ["+0.00"] * 16
     np.testing.assert_array_equal(canvas_image(page), before)
+
+
+@browser_test
+@needs_chromium
+def test_a_finger_drags_a_slider_on_a_phone(browser, server):
+    phone = open_page(browser, server.url, watch=True, **PHONE)
+    try:
+        draw_by_touch(phone, digit_stroke(7, canvas_size(phone)))
+        answers(phone)
+        open_pose_view(phone, draw_digit=False)
+        phone.locator(PANEL).wait_for()
+        slider = phone.locator(f"{PANEL} input[type=range]").nth(4)
+        slider.scroll_into_view_if_needed()
+        before = canvas_image(phone)
+        box = slider.bounding_box()
+        y = box["y"] + box["height"] / 2
+        points = [box["x"] + box["width"] * (0.5 - step / 40) for step in range(21)]
+        mark = phone.runs.mark()
+        touch = phone.context.new_cdp_session(phone)
+        try:
+            for kind, x in [("touchStart", points[0])] + [("touchMove", x) for x in points[1:]]:
+                touch.send("Input.dispatchTouchEvent",
+                           {"type": kind, "touchPoints": [{"x": x, "y": y}]})
+            assert phone.runs.mark() == mark, "the drag reran the page before the finger lifted"
+            touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+        finally:
+            touch.detach()
+        phone.runs.wait_after(mark)
+        assert shown_pose(phone)[4] == f"-{POSE_RANGE:.2f}"  # dragged to the left end
+        assert np.abs(canvas_image(phone) - before).max() > 0
+    finally:
+        phone.close()
 
 
 @browser_test
