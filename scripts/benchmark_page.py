@@ -174,8 +174,7 @@ def drawings(page, server: Server, count: int, seed: int,
 DRAG_LEGS = (0.5, -0.5, 0.25)  # a drag goes from the middle to the right end, the left end
 # and halfway back to the right (as fractions of the slider's width from its middle): it
 # ends on a new value, so that its release sends one
-STATS = ("panel => ({inputs: panel.stats.inputs, frames: panel.stats.frames, "
-         "latencies: panel.stats.latencies.length})")
+STATS = "panel => ({inputs: panel.stats.inputs, frames: panel.stats.frames})"
 
 
 def pose_drags(page, count: int) -> tuple[list[float], list[float], list[float], list[int],
@@ -200,6 +199,7 @@ def pose_drags(page, count: int) -> tuple[list[float], list[float], list[float],
         slider.scroll_into_view_if_needed()
         box = slider.bounding_box()
         middle, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        panel.evaluate("panel => panel.stats.latencies.splice(0)")  # the page keeps the last 1000
         before = panel.evaluate(STATS)
         mark = page.runs.mark()
         page.mouse.move(middle, y)
@@ -217,7 +217,7 @@ def pose_drags(page, count: int) -> tuple[list[float], list[float], list[float],
         after = panel.evaluate(STATS)
         changes.append((after["inputs"] - before["inputs"]) / seconds)
         rates.append((after["frames"] - before["frames"]) / seconds)
-        latencies += panel.evaluate(f"panel => panel.stats.latencies.slice({before['latencies']})")
+        latencies += panel.evaluate("panel => panel.stats.latencies.splice(0)")  # taken
     return changes, rates, latencies, during, releases
 
 
