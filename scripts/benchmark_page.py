@@ -8,12 +8,14 @@ Two measurements, on the current machine:
    reported.
 2. Drawing: on the last server, `--drawings` more digits, each a real mouse stroke (the
    digits 0, 1, 2, 3, 4 and 7, varied in size and place), each waited for until the page
-   shows its answer, then cleared. For each stroke: the time from the mouse-up to the
-   answer and to the canvas's request for a rerun (the canvas's own work in the browser),
-   and the script runs it caused, timed from the server's first message of a run to its
-   end-of-run message, with the number of elements they sent and whether only a fragment
-   ran. The server's resident memory (VmRSS in /proc) after the first answer and
-   after the last drawing, and its growth over the last `--window` drawings. The page
+   shows its answer, then cleared. For each stroke, timed in the page with the browser's
+   own clock (Playwright tells Python of page events late, while a call into it waits): the
+   time from the mouse-up to both answers on screen and to the canvas's request for a rerun
+   going out (the canvas's own work in the browser), and the script runs it caused, from
+   the arrival of a run's first message to that of its end-of-run message, with the number
+   of elements they sent and whether only a fragment ran. The server's resident memory
+   (VmRSS in /proc) after the first answer and after the last drawing, and its growth over
+   the last `--window` drawings. The page
    caches up to `ANALYSIS_CACHE` analyses (capsnet/page/resources.py; about 150 kB each),
    so its memory is expected to grow until that many distinct drawings have been seen.
 
@@ -116,17 +118,41 @@ def start_and_answer(browser, env: dict, digit: int) -> tuple[Server, object, di
         healthy = time.perf_counter()
         page = open_page(browser, server.url, watch=True)
         shown = time.perf_counter()
+        page.evaluate(WATCH_ANSWER, [ANSWER, len(MODELS), LOAD_TIMEOUT * 1000])
         draw(page, digit_stroke(digit, canvas_size(page)))
-        stroke = time.perf_counter()  # the mouse is up: the canvas sends the drawing now
-        answers(page)
+        answers(page, timeout=LOAD_TIMEOUT)
         answered = time.perf_counter()
+        stroke = page.evaluate("() => window.answered") / 1000  # timed in the page
         page.runs.wait_after((0, 0))  # the first run and the stroke's are over
     except BaseException:
         server.stop()
         raise
     times = {"health": healthy - server.started, "canvas": shown - server.started,
-             "answer": answered - server.started, "stroke": answered - stroke}
+             "answer": answered - server.started, "stroke": stroke}
     return server, page, times
+
+
+# In the page: the milliseconds from the next mouse-up to both answers on screen, timed in the
+# browser itself (polled every animation frame), so that the driver's own delays are not in it.
+WATCH_ANSWER = """([selector, count, timeout]) => {
+    let lifted = window.lifted = null;
+    document.addEventListener("mouseup", () => { lifted = window.lifted = performance.now(); },
+                              {capture: true, once: true});
+    window.answered = new Promise((resolve, reject) => {
+        const giveUp = setTimeout(() => reject(new Error("no answer")), timeout);
+        const poll = () => {
+            const shown = [...document.querySelectorAll(selector)]
+                .filter((element) => element.checkVisibility());
+            if (lifted !== null && shown.length >= count) {
+                clearTimeout(giveUp);
+                resolve(performance.now() - lifted);
+            } else {
+                requestAnimationFrame(poll);
+            }
+        };
+        requestAnimationFrame(poll);
+    });
+}"""
 
 
 def drawings(page, server: Server, count: int, seed: int,
@@ -153,12 +179,13 @@ def drawings(page, server: Server, count: int, seed: int,
             clear(page)
             page.runs.wait_after(mark)  # the clearing run is over: the stroke's runs alone
             mark = page.runs.mark()
+            page.evaluate(WATCH_ANSWER, [ANSWER, len(MODELS), ANSWER_TIMEOUT * 1000])
             draw(page, stroke)
-            start = time.perf_counter()
             read = answers(page)
-            latencies.append(time.perf_counter() - start)
-            runs.append(page.runs.wait_after(mark))
-            requested.append(page.runs.requests[mark[0]] - start)
+            latencies.append(page.evaluate("() => window.answered") / 1000)
+            runs.append(page.runs.time_in_browser(page.runs.wait_after(mark)))
+            sent = page.runs.clock()["sent"][page.runs.request_frames[mark[0]]]
+            requested.append((sent - page.evaluate("() => window.lifted")) / 1000)
             rss.append(server.rss_bytes())
             for model in MODELS:
                 correct[model] += read.get(model) == str(digit)
@@ -213,7 +240,7 @@ def pose_drags(page, count: int) -> tuple[list[float], list[float], list[float],
         seconds = time.perf_counter() - began
         during.append(page.runs.mark()[0] - mark[0])
         page.mouse.up()
-        releases.append(page.runs.wait_after(mark))
+        releases.append(page.runs.time_in_browser(page.runs.wait_after(mark)))
         after = panel.evaluate(STATS)
         changes.append((after["inputs"] - before["inputs"]) / seconds)
         rates.append((after["frames"] - before["frames"]) / seconds)
@@ -250,15 +277,15 @@ async def session(browser, url: str, count: int, number: int,
                 stroke = digit_stroke(digit, box["width"], scale=rng.uniform(*SCALES),
                                       shift=(rng.uniform(-SHIFT, SHIFT) * box["width"],
                                              rng.uniform(-SHIFT, SHIFT) * box["width"]))
+                await page.evaluate(WATCH_ANSWER, [ANSWER, len(MODELS), ANSWER_TIMEOUT * 1000])
                 await page.mouse.move(box["x"] + stroke[0][0], box["y"] + stroke[0][1])
                 await page.mouse.down()
                 for x, y in stroke[1:]:
                     await page.mouse.move(box["x"] + x, box["y"] + y)
                 await page.mouse.up()
-                start = time.perf_counter()
                 await page.locator(ANSWER).nth(len(MODELS) - 1).wait_for(
                     state="visible", timeout=ANSWER_TIMEOUT * 1000)
-                latencies.append(time.perf_counter() - start)
+                latencies.append(await page.evaluate("() => window.answered") / 1000)
                 shown += await page.locator(ERROR).count() > 0
             except Exception as error:  # a timeout: no answer came
                 print(f"session {number}, drawing {n + 1} (a {digit}): {error}", file=sys.stderr)
@@ -304,8 +331,8 @@ def spread(values: list[float], percentile: int = 90, unit: str = "s", digits: i
 
 
 def run_seconds(runs: list[Run]) -> float:
-    """The time the server spent running the script for one stroke."""
-    return sum(run.seconds for run in runs)
+    """The time the server spent running the script for one stroke, as the browser saw it."""
+    return sum(run.seconds if run.browser is None else run.browser for run in runs)
 
 
 def machine() -> str:

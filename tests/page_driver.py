@@ -217,6 +217,8 @@ class Run:
             `FINISHED_FRAGMENT_RUN_SUCCESSFULLY`, `FINISHED_EARLY_FOR_RERUN`, ...).
         deltas: the page elements (and containers) the run sent.
         received: the bytes of the run's messages.
+        first_frame, last_frame: the positions of the run's first and last message among
+            the frames the page received (for `Runs.browser_seconds`).
     """
 
     started: float
@@ -224,6 +226,9 @@ class Run:
     status: str | None = None
     deltas: int = 0
     received: int = 0
+    first_frame: int = 0  # the websocket frames received before the run's first...
+    last_frame: int | None = None  # ...and before its last
+    browser: float | None = None  # seconds, as the browser saw it (`Runs.time_in_browser`)
 
     @property
     def seconds(self) -> float:
@@ -253,7 +258,10 @@ class Runs:
         self._status = ForwardMsg.ScriptFinishedStatus.Name
         self.page = page
         self.requests: list[float] = []  # when each rerun was asked for
+        self.request_frames: list[int] = []  # and the frames the page had sent before it
         self.runs: list[Run] = []
+        self._frames_sent = self._frames_received = 0
+        page.add_init_script(SOCKET_CLOCK)
         page.on("websocket", self._attach)
 
     def _attach(self, websocket) -> None:
@@ -261,16 +269,19 @@ class Runs:
         websocket.on("framereceived", self._received)
 
     def _sent(self, payload) -> None:
+        self._frames_sent += 1
         if isinstance(payload, bytes) and (
                 self._back.FromString(payload).WhichOneof("type") == "rerun_script"):
             self.requests.append(time.perf_counter())
+            self.request_frames.append(self._frames_sent - 1)
 
     def _received(self, payload) -> None:
+        self._frames_received += 1
         if isinstance(payload, str):
             return
         kind = self._forward.FromString(payload).WhichOneof("type")
         if kind == "new_session":
-            self.runs.append(Run(time.perf_counter()))
+            self.runs.append(Run(time.perf_counter(), first_frame=self._frames_received - 1))
         if self.runs and self.runs[-1].finished is None:
             self.runs[-1].received += len(payload)
             if kind == "delta":
@@ -278,7 +289,22 @@ class Runs:
             elif kind == "script_finished":
                 message = self._forward.FromString(payload)
                 self.runs[-1].finished = time.perf_counter()
+                self.runs[-1].last_frame = self._frames_received - 1
                 self.runs[-1].status = self._status(message.script_finished)
+
+    def clock(self) -> dict[str, list[float]]:
+        """When the page sent and received each websocket frame, in its own clock (ms)."""
+        return self.page.evaluate("() => window.socketClock")
+
+    def time_in_browser(self, runs: list[Run]) -> list[Run]:
+        """Sets each finished run's `browser` seconds: from its first message's arrival to
+        its last's, timed in the page. Playwright reports frames to Python late, while a
+        call into it waits, so `Run.seconds` is longer by the driver's own delays."""
+        received = self.clock()["received"]
+        for run in runs:
+            if run.last_frame is not None:
+                run.browser = (received[run.last_frame] - received[run.first_frame]) / 1000
+        return runs
 
     def mark(self) -> tuple[int, int]:
         """A mark to pass to `wait_after`: the reruns asked for and the runs begun so far."""
@@ -314,6 +340,24 @@ class Runs:
                 if len(self.runs) == count and self.idle():
                     return self.runs[runs:]
         raise TimeoutError(f"the page was still running a script after {timeout:.0f} s")
+
+
+# In the page, before its own scripts: the time (performance.now(), ms) of every websocket
+# frame sent and received, in order, as `window.socketClock`.
+SOCKET_CLOCK = """(() => {
+    const clock = window.socketClock = {sent: [], received: []};
+    const Native = window.WebSocket;
+    window.WebSocket = class extends Native {
+        constructor(...args) {
+            super(...args);
+            this.addEventListener("message", () => clock.received.push(performance.now()));
+        }
+        send(data) {
+            clock.sent.push(performance.now());
+            return super.send(data);
+        }
+    };
+})();"""
 
 
 # --- The browser -----------------------------------------------------------------------
