@@ -25,12 +25,13 @@ GRID_GAP = 2  # image pixels between cells of the pose grid, so neighbouring dig
 GRID_GAP_LEVEL = 0.35  # grey level of those gaps: distinct from the black background
 
 
-def class_bars(values: np.ndarray, highlight: int, title: str, value_name: str) -> go.Figure:
-    """One bar per digit 0-9 on a fixed 0-1 axis, with the `highlight` class coloured.
+def class_bars(values: np.ndarray, highlight: int | np.ndarray, title: str,
+               value_name: str) -> go.Figure:
+    """One bar per digit 0-9 on a fixed 0-1 axis, with the `highlight` classes coloured.
 
     Args:
         values: `(10,)` scores in [0, 1]: softmax probabilities or capsule lengths.
-        highlight: the class to colour (the model's answer).
+        highlight: the class or classes to colour (the model's answer or answers).
         title: the chart's title.
         value_name: what a bar measures, for the hover text and the y-axis.
     """
@@ -40,7 +41,7 @@ def class_bars(values: np.ndarray, highlight: int, title: str, value_name: str) 
         "type": "bar",
         "x": digits,
         "y": values,
-        "marker": {"color": [HIGHLIGHT if digit == highlight else MUTED for digit in digits]},
+        "marker": {"color": np.where(np.isin(digits, highlight), HIGHLIGHT, MUTED).tolist()},
         "text": [f"{value:.2f}" for value in values],
         "textposition": "outside",
         "cliponaxis": False,  # a label above a bar of 0.99 may stand above the axis's top

@@ -15,7 +15,7 @@ import streamlit as st
 
 from capsnet import novelty
 from capsnet.inference import Analysis
-from capsnet.page import inputs, state, views
+from capsnet.page import inputs, pair_reading, state, views
 from capsnet.page.resources import analyse, lab_or_stop, novelty_thresholds
 from capsnet.samples import Sample
 
@@ -88,17 +88,23 @@ def render(folder: str, sample: Sample, stroke_width: int) -> None:
     """The canvas, the upload, the model input, both answers and the views below them."""
     if state.sidebar_is_stale():
         st.rerun()  # the sidebar marks the test digit read: a full run redraws it
+    two_digits = pair_reading.active()
     with st.container(key="reading"):
         draw_column, input_column, verdict_column = st.columns(COLUMNS, gap="medium")
         with draw_column:
             with st.container(key="drawing"):
-                st.subheader("Draw a digit")
+                st.subheader("Draw two digits, one over the other" if two_digits
+                             else "Draw a digit")
                 drawing = inputs.drawing_canvas(stroke_width)
                 st.caption("Undo, redo and clear are in the canvas's toolbar.")
             uploading = st.container(key="uploading")
             with uploading:
                 upload = inputs.upload_control()
         page_input = inputs.current_input(drawing, sample, upload)
+        if two_digits:  # the same canvas and upload, read by the two-digit models
+            pair_reading.render(folder, pair_reading.pair_input(page_input, sample),
+                                input_column, verdict_column)
+            return
         if page_input is not None and page_input.origin in ("gallery", "upload"):
             shown = "test digit" if page_input.origin == "gallery" else "uploaded image"
             uploading.caption(f"The models are reading the {shown} on the right, not your "

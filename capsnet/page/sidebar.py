@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from capsnet.page import inputs
+from capsnet.page import inputs, pair_reading
 from capsnet.page.resources import load_lab
 from capsnet.samples import Sample
 
@@ -18,7 +18,8 @@ def stroke_width_control() -> int:
 
 
 def controls(sample: Sample) -> int:
-    """The pen width and the gallery; the pen width."""
+    """One digit or two, the pen width and the gallery; the pen width."""
+    pair_reading.mode_control()
     stroke_width = stroke_width_control()
     inputs.gallery_controls(sample)
     return stroke_width

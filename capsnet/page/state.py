@@ -5,11 +5,15 @@ Session state the page reads, so that a script or a test can drive it (set a key
         and preprocessed like a drawing (light ink): greyscale `(H, W)` or RGB/RGBA
         `(H, W, 3|4)`, uint8 or floats in [0, 1]. Absent or None: the page reads the upload,
         the gallery pick or the canvas, as `source` says.
-    source: "drawing", "upload" or "gallery": which is analysed when nothing is injected.
-        Uploading a file chooses "upload", a test digit "gallery", a stroke on the canvas
-        "drawing"; the canvas keeps its drawing meanwhile.
+    mode: "One digit" or "Two digits": which models read the input (`pair_reading.py`).
+    source: "drawing", "upload", "gallery" or "pair": which is analysed when nothing is
+        injected. Uploading a file chooses "upload", a test digit "gallery", a test pair of
+        the two-digit mode "pair", a stroke on the canvas "drawing"; the canvas keeps its
+        drawing meanwhile.
     upload: the file uploader's file (a Streamlit `UploadedFile`, or None).
     gallery_index: position, in the committed MNIST sample, of the test digit loaded.
+    pair_index: which test pair of the two-digit mode is loaded (`pair_reading.test_pairs`).
+    pair_asked: the class whose capsule the two-digit mode redraws on request.
     view: the label of the open tab; only the open view runs.
     recon_digit: the class whose capsule the decoder reconstructs (reset to the CapsNet's
         answer whenever the input changes).
