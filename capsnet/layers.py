@@ -262,6 +262,27 @@ class Mask(keras.layers.Layer):
         return (input_shape[0], input_shape[1] * input_shape[2])
 
 
+def shift_images(images, shifts):
+    """Shifts each image by whole pixels, filling with zeros, as two batched matrix products
+    with one-hot shift matrices, `out = R @ x @ C` (compiles under XLA, unlike a gather with
+    dynamic slices).
+
+    Args:
+        images: `(batch, height, width, channels)`.
+        shifts: integers `(batch, 2)`: rows down and columns right, per image.
+    """
+    height, width = images.shape[1], images.shape[2]
+    # rows[b, i, k] = 1 where k == i - dy: output row i reads input row i - dy;
+    # out-of-range indices one-hot to all zeros, which fills the border with black.
+    rows = ops.one_hot(ops.arange(height)[None, :] - shifts[:, :1], height)
+    cols = ops.one_hot(ops.arange(width)[None, :] - shifts[:, 1:], width)
+    channels_first = ops.transpose(images, (0, 3, 1, 2))  # (batch, channels, 28, 28)
+    rows = ops.cast(rows, images.dtype)[:, None]  # (batch, 1, 28, 28)
+    cols = ops.cast(cols, images.dtype)[:, None]
+    shifted = ops.matmul(ops.matmul(rows, channels_first), ops.swapaxes(cols, -1, -2))
+    return ops.transpose(shifted, (0, 2, 3, 1))
+
+
 @keras.saving.register_keras_serializable(package="capsnet")
 class RandomShift(keras.layers.Layer):
     """Shifts each image by a random whole number of pixels, filling with zeros.
@@ -295,20 +316,11 @@ class RandomShift(keras.layers.Layer):
         if not training or self.max_shift == 0:
             return inputs
         batch = ops.shape(inputs)[0]
-        height, width = inputs.shape[1], inputs.shape[2]
         # shifts: (batch, 2) integers in [-max_shift, max_shift]
         shifts = keras.random.randint(
             (batch, 2), -self.max_shift, self.max_shift + 1, seed=self.seed_generator
         )
-        # rows[b, i, k] = 1 where k == i - dy: output row i reads input row i - dy;
-        # out-of-range indices one-hot to all zeros, which fills the border with black.
-        rows = ops.one_hot(ops.arange(height)[None, :] - shifts[:, :1], height)
-        cols = ops.one_hot(ops.arange(width)[None, :] - shifts[:, 1:], width)
-        images = ops.transpose(inputs, (0, 3, 1, 2))  # (batch, channels, 28, 28)
-        rows = ops.cast(rows, inputs.dtype)[:, None]  # (batch, 1, 28, 28)
-        cols = ops.cast(cols, inputs.dtype)[:, None]
-        shifted = ops.matmul(ops.matmul(rows, images), ops.swapaxes(cols, -1, -2))
-        return ops.transpose(shifted, (0, 2, 3, 1))
+        return shift_images(inputs, shifts)
 
     def compute_output_shape(self, input_shape):
         return input_shape

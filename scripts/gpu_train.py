@@ -94,25 +94,7 @@ def main(argv=None) -> int:
     from capsnet import checkpoints, drawn
     from capsnet.config import CapsNetConfig, CNNConfig, TrainConfig
     from capsnet.data import load_mnist
-    from capsnet.training import describe_device, evaluate_drawn, train
-
-    class Deadline(keras.callbacks.Callback):
-        """Stops training after the epoch that would otherwise end past the deadline."""
-
-        def __init__(self, deadline: float):
-            super().__init__()
-            self.deadline = deadline
-            self.epoch_started = self.last_epoch = 0.0
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_started = time.monotonic()
-
-        def on_epoch_end(self, epoch, logs=None):
-            now = time.monotonic()
-            # the first epoch includes compilation: later ones are timed on their own
-            self.last_epoch = now - self.epoch_started if epoch else 0.0
-            if now + self.last_epoch > began + self.deadline:
-                self.model.stop_training = True
+    from capsnet.training import Deadline, describe_device, evaluate_drawn, train
 
     args.out.mkdir(parents=True, exist_ok=True)
     data = load_mnist(args.data, TrainConfig.validation_size, seed=TrainConfig.seed)
@@ -144,7 +126,7 @@ def main(argv=None) -> int:
         started = time.monotonic()
         record = train(run.model, data, config, folder, model_config,
                        jit_compile="auto" if args.dry_run else True, verbose=2,
-                       callbacks=[Deadline(deadline)])
+                       callbacks=[Deadline(began, deadline)])
         built, _ = checkpoints.load(run.model, folder)
         report = evaluate_drawn(run.model, built.model, yardstick)
         checkpoints.update_metrics(run.model, {"drawn": report}, folder)
