@@ -41,12 +41,14 @@ class Pairs:
         digits: each digit alone, shifted as in the overlay, float32 `(n, 2, 36, 36, 1)`:
             the reconstruction targets.
         shifts: each digit's shift `(rows down, columns right)`, int64 `(n, 2, 2)`.
+        indices: which digits of the split were paired, int64 `(n, 2)`.
     """
 
     images: np.ndarray
     labels: np.ndarray
     digits: np.ndarray
     shifts: np.ndarray
+    indices: np.ndarray
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -54,7 +56,7 @@ class Pairs:
     def head(self, count: int) -> Pairs:
         """The first `count` pairs."""
         return Pairs(self.images[:count], self.labels[:count], self.digits[:count],
-                     self.shifts[:count])
+                     self.shifts[:count], self.indices[:count])
 
     def two_hot(self) -> np.ndarray:
         """`(n, 10)` float32 targets with a 1 for each of the two classes."""
@@ -102,14 +104,21 @@ def make_pairs(split: Split, count: int, seed: int,
             digits[n, k, top:top + IMAGE_SIZE, left:left + IMAGE_SIZE] = split.images[
                 index[n, k]]
     overlays = np.minimum(digits[:, 0] + digits[:, 1], 1.0)  # the sum, clipped at full ink
-    return Pairs(overlays, split.labels[index].astype("int64"),
-                 digits, shifts.astype("int64"))
+    return Pairs(overlays, split.labels[index].astype("int64"), digits,
+                 shifts.astype("int64"), index.astype("int64"))
 
 
 def test_pairs(test: Split) -> Pairs:
     """The fixed MultiMNIST test set: MNIST test digits only, each the first digit of one
     pair (10,000 pairs from MNIST's test set), the same pairs at every call."""
     return make_pairs(test, len(test), TEST_SEED)
+
+
+def field_overlap(shifts: np.ndarray) -> np.ndarray:
+    """Share of the area that the two digits' 28x28 fields have in common, per pair `(n,)`:
+    the paper's "80% overlap" on average for shifts of up to 4 pixels."""
+    apart = np.abs(shifts[:, 0] - shifts[:, 1])  # (n, 2): rows, columns
+    return np.prod(IMAGE_SIZE - apart, axis=-1) / IMAGE_SIZE**2
 
 
 def answers(scores: np.ndarray) -> np.ndarray:
