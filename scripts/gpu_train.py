@@ -151,19 +151,32 @@ def main(argv=None) -> int:
     capsnets = [name for name, run in done.items() if run["model"] == "capsnet"]
     best = max(capsnets, key=lambda name: done[name]["validation_accuracy"], default=None)
     summary["chosen_capsnet"] = best
-    archive = args.out / ARCHIVE
-    with tarfile.open(archive, "w:gz", compresslevel=6) as tar:
-        for name, run in done.items():
-            weights, metrics = checkpoints.paths(run["model"], args.work / name)
-            tar.add(metrics, arcname=f"{name}/{metrics.name}")
-            if run["model"] == "cnn" or name == best:
-                tar.add(weights, arcname=f"{name}/{weights.name}")
-    summary["archive"] = {"sha256": checkpoints.sha256(archive), "bytes": archive.stat().st_size,
-                          "parts": split(archive, PART_BYTES)}
+    members = []
+    for name, run in done.items():
+        weights, metrics = checkpoints.paths(run["model"], args.work / name)
+        members.append((metrics, f"{name}/{metrics.name}"))
+        if run["model"] == "cnn" or name == best:
+            members.append((weights, f"{name}/{weights.name}"))
+    summary["archive"] = pack(args.out / ARCHIVE, members)
     summary["seconds"] = round(time.monotonic() - began, 1)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary), flush=True)
     return 0
+
+
+def pack(archive: Path, members: list[tuple[Path, str]]) -> dict:
+    """Packs files into a `.tar.gz` under the names given, cut into parts to come back.
+
+    Returns:
+        `{"sha256", "bytes", "parts"}` of the archive, for `scripts/gpu_land.py`.
+    """
+    from capsnet import checkpoints
+
+    with tarfile.open(archive, "w:gz", compresslevel=6) as tar:
+        for path, name in members:
+            tar.add(path, arcname=name)
+    return {"sha256": checkpoints.sha256(archive), "bytes": archive.stat().st_size,
+            "parts": split(archive, PART_BYTES)}
 
 
 def split(path: Path, part_bytes: int) -> list[str]:
