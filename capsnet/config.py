@@ -14,6 +14,10 @@ NUM_CLASSES = 10
 MNIST_TEST_IMAGES = 10_000  # digits in MNIST's test set
 PAIR_IMAGE_SIZE = 36  # Section 6: two digits, each shifted by up to 4 pixels, on a 36x36 canvas
 PAIR_MAX_SHIFT = 4  # Section 6: "shifted by up to 4 pixels in each direction"
+PAIR_PAD = (PAIR_IMAGE_SIZE - IMAGE_SIZE) // 2  # 4 pixels of black around a 28x28 digit
+PAIR_DIGITS = 2  # digits in each MultiMNIST example
+M_PLUS = 0.9  # Eq. 4: a present class should have a capsule at least this long
+M_MINUS = 0.1  # Eq. 4: an absent class should have a capsule at most this long
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from keras import ops
 
-M_PLUS = 0.9  # Eq. 4: a present class should have a capsule at least this long
-M_MINUS = 0.1  # Eq. 4: an absent class should have a capsule at most this long
+from capsnet.config import M_MINUS, M_PLUS  # Eq. 4's margins, also read without Keras
+
 LAMBDA = 0.5  # Eq. 4: down-weights absent classes so that early learning does not
 # shrink every capsule's length
 

@@ -9,10 +9,23 @@ import keras
 from keras import layers
 
 from capsnet.augment import DrawingStyle
-from capsnet.config import IMAGE_SIZE, NUM_CLASSES, CapsNetConfig, CNNConfig, DrawingAugment
-from capsnet.layers import CapsuleLength, DigitCapsules, Mask, PrimaryCapsules, RandomShift
+from capsnet.config import (
+    IMAGE_SIZE,
+    NUM_CLASSES,
+    PAIR_DIGITS,
+    CapsNetConfig,
+    CNNConfig,
+    DrawingAugment,
+)
+from capsnet.layers import (
+    CapsuleLength,
+    DigitCapsules,
+    Mask,
+    OverlayPairs,
+    PrimaryCapsules,
+    RandomShift,
+)
 from capsnet.losses import margin_loss, reconstruction_loss
-from capsnet.multimnist import OverlayPairs
 
 IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
 
@@ -192,8 +205,9 @@ def build_capsnet(config: CapsNetConfig | None = None, max_shift: int = 2,
         overlays, targets, pair_labels = OverlayPairs(max_shift, seed, name="pairs")(
             [train_images, labels])  # (batch, 36, 36, 1), (batch, 2, 36, 36, 1), (batch, 2, 10)
         train_capsules, _ = encode(overlays)
-        reconstructions = keras.ops.stack(
-            [decoder(mask([train_capsules, pair_labels[:, k]])) for k in range(2)], axis=1)
+        reconstructions = keras.ops.stack(  # (batch, 2, 36, 36, 1)
+            [decoder(mask([train_capsules, pair_labels[:, k]])) for k in range(PAIR_DIGITS)],
+            axis=1)
         outputs = [length(train_capsules), reconstructions, targets,
                    keras.ops.sum(pair_labels, axis=1)]  # two-hot: (batch, 10)
     else:

@@ -6,27 +6,33 @@ added, clipped at full ink. The models see the overlay; the CapsNet's decoder le
 redraw each digit on its own, so each example also keeps its two single shifted digits.
 
 Pairs are made twice, the same way:
-- in the train step, by `OverlayPairs` (plain `keras.ops`, so the step stays compiled under
-  XLA): each digit of a batch gets a random partner of another class from the same batch and
-  both get fresh random shifts, so no two epochs show the same pairs;
+- in the train step, by `capsnet.layers.OverlayPairs` (plain `keras.ops`, so the step stays
+  compiled under XLA): each digit of a batch gets a random partner of another class from the
+  same batch and both get fresh random shifts, so no two epochs show the same pairs;
 - in numpy, by `make_pairs`, for the fixed, seeded validation and test sets (`test_pairs`
   remakes the same 10,000 test pairs from MNIST's test digits whenever it is called).
+
+This module is numpy only, so the page can read pairs without loading Keras.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import keras
 import numpy as np
-from keras import ops
 
-from capsnet.config import IMAGE_SIZE, NUM_CLASSES, PAIR_IMAGE_SIZE, PAIR_MAX_SHIFT
+from capsnet.config import (
+    IMAGE_SIZE,
+    NUM_CLASSES,
+    PAIR_DIGITS,
+    PAIR_IMAGE_SIZE,
+    PAIR_MAX_SHIFT,
+    PAIR_PAD,
+)
 from capsnet.data import Split
-from capsnet.layers import shift_images
 
-PAD = (PAIR_IMAGE_SIZE - IMAGE_SIZE) // 2  # 4 pixels of black on each side of a digit
-DIGITS = 2  # digits per example
+PAD = PAIR_PAD
+DIGITS = PAIR_DIGITS
 TEST_SEED = 0  # the fixed test set: MNIST test digits, paired and shifted with this seed
 VALIDATION_SEED = 1  # the fixed validation pairs, from the validation split's digits
 
@@ -129,89 +135,3 @@ def answers(scores: np.ndarray) -> np.ndarray:
 def both_named(labels: np.ndarray, scores: np.ndarray) -> np.ndarray:
     """Whether each example's two answers are its two classes (in either order): `(n,)`."""
     return np.all(np.sort(answers(scores), axis=-1) == np.sort(labels, axis=-1), axis=-1)
-
-
-def pair_accuracy(two_hot, scores):
-    """Per example, 1.0 where the two highest scores are the two present classes (`keras.ops`).
-
-    Args:
-        two_hot: `(batch, 10)` targets with two ones.
-        scores: `(batch, 10)` capsule lengths or sigmoid outputs.
-    """
-    _, top = ops.top_k(scores, DIGITS)  # (batch, 2)
-    named = ops.sum(ops.one_hot(top, NUM_CLASSES), axis=1)  # (batch, 10)
-    return ops.cast(ops.all(ops.equal(named, ops.cast(two_hot, named.dtype)), axis=-1),
-                    scores.dtype)
-
-
-class PairAccuracy(keras.metrics.MeanMetricWrapper):
-    """Share of examples whose two answers are both right: MultiMNIST's accuracy."""
-
-    def __init__(self, name: str = "accuracy", **kwargs):
-        super().__init__(fn=pair_accuracy, name=name, **kwargs)
-
-
-@keras.saving.register_keras_serializable(package="capsnet")
-class OverlayPairs(keras.layers.Layer):
-    """Makes MultiMNIST pairs from a batch of 28x28 digits, inside the train step.
-
-    Each digit gets a partner of another class drawn uniformly from the same batch; both are
-    padded to 36x36, shifted by up to `max_shift` pixels (`shift_images`) and overlaid. A batch
-    reshuffled each epoch and fresh draws give new pairs every epoch.
-
-    Args:
-        max_shift: largest shift in pixels, each direction and axis (4 in the paper).
-        seed: seed of the partners and the shifts.
-
-    Input shape:
-        `[(batch, 28, 28, 1) digits, (batch, 10) one-hot labels]`.
-
-    Output shape:
-        `(overlays (batch, 36, 36, 1), digits (batch, 2, 36, 36, 1), one-hot labels of each
-        digit (batch, 2, 10))`. A batch of one class only (never met in practice) pairs
-        digits of that class.
-    """
-
-    def __init__(self, max_shift: int = PAIR_MAX_SHIFT, seed: int | None = None, **kwargs):
-        super().__init__(**kwargs)
-        if not isinstance(max_shift, int) or not 0 <= max_shift <= PAD:
-            raise ValueError(f"max_shift must be an integer in [0, {PAD}]. "
-                             f"Received: max_shift={max_shift}")
-        self.max_shift = max_shift
-        self.seed = seed
-        self.seed_generator = keras.random.SeedGenerator(seed)
-
-    def call(self, inputs):
-        images, one_hot = inputs
-        batch = ops.shape(images)[0]
-        one_hot = ops.cast(one_hot, images.dtype)
-        # 1) Partners: the highest of random scores among the digits of other classes.
-        same = ops.matmul(one_hot, ops.transpose(one_hot))  # (batch, batch), 1 = same class
-        scores = keras.random.uniform((batch, batch), seed=self.seed_generator)
-        partner = ops.argmax(ops.where(same > 0, -1.0, scores), axis=-1)  # (batch,)
-        second_images = ops.take(images, partner, axis=0)
-        second_one_hot = ops.take(one_hot, partner, axis=0)
-
-        # 2) Pad to the canvas and shift each digit on its own.
-        def place(digits):
-            padded = ops.pad(digits, ((0, 0), (PAD, PAD), (PAD, PAD), (0, 0)))
-            shifts = keras.random.randint((batch, 2), -self.max_shift, self.max_shift + 1,
-                                          seed=self.seed_generator)
-            return shift_images(padded, shifts)  # (batch, 36, 36, 1)
-
-        first, second = place(images), place(second_images)
-        # 3) Overlay; keep both digits as reconstruction targets.
-        digits = ops.stack([first, second], axis=1)  # (batch, 2, 36, 36, 1)
-        labels = ops.stack([one_hot, second_one_hot], axis=1)  # (batch, 2, 10)
-        return ops.minimum(first + second, 1.0), digits, labels  # the sum, clipped at full ink
-
-    def compute_output_shape(self, input_shape):
-        images_shape, labels_shape = input_shape
-        batch, classes = images_shape[0], labels_shape[-1]
-        canvas = (PAIR_IMAGE_SIZE, PAIR_IMAGE_SIZE, images_shape[-1])
-        return (batch, *canvas), (batch, DIGITS, *canvas), (batch, DIGITS, classes)
-
-    def get_config(self):
-        base_config = super().get_config()
-        config = {"max_shift": self.max_shift, "seed": self.seed}
-        return {**base_config, **config}

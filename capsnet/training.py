@@ -34,6 +34,27 @@ def scores(name: str, model: keras.Model, images: np.ndarray,
     return np.concatenate(outputs).astype("float32")
 
 
+def pair_accuracy(two_hot, scores):
+    """Per example, 1.0 where the two highest scores are the two present classes (`keras.ops`).
+
+    Args:
+        two_hot: `(batch, 10)` targets with two ones.
+        scores: `(batch, 10)` capsule lengths or sigmoid outputs.
+    """
+    ops = keras.ops
+    _, top = ops.top_k(scores, multimnist.DIGITS)  # (batch, 2)
+    named = ops.sum(ops.one_hot(top, NUM_CLASSES), axis=1)  # (batch, 10)
+    both = ops.all(ops.equal(named, ops.cast(two_hot, named.dtype)), axis=-1)
+    return ops.cast(both, scores.dtype)
+
+
+class PairAccuracy(keras.metrics.MeanMetricWrapper):
+    """Share of examples whose two answers are both right: MultiMNIST's accuracy."""
+
+    def __init__(self, name: str = "accuracy", **kwargs):
+        super().__init__(fn=pair_accuracy, name=name, **kwargs)
+
+
 def reconstruction_errors(reconstructor: keras.Model, capsules: np.ndarray,
                           labels: np.ndarray, digits: np.ndarray) -> np.ndarray:
     """Mean squared error of each digit of a pair against its reconstruction from its own
@@ -226,7 +247,7 @@ def compile_trainer(name: str, built, train_config: TrainConfig, steps_per_epoch
     # CapsNetTrainer.compute_loss adds margin and weighted reconstruction losses itself, and
     # PairCNNTrainer's its binary cross-entropy.
     loss = None if pairs or checkpoints.kind(name) == "capsnet" else "categorical_crossentropy"
-    accuracy = (multimnist.PairAccuracy() if pairs
+    accuracy = (PairAccuracy() if pairs
                 else keras.metrics.CategoricalAccuracy(name="accuracy"))
     built.trainer.compile(
         optimizer=_optimizer(train_config, steps_per_epoch),

@@ -13,9 +13,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from capsnet import checkpoints
-from capsnet.config import PAIR_IMAGE_SIZE
+from capsnet.config import M_MINUS, M_PLUS, PAIR_IMAGE_SIZE
 from capsnet.inference import CapsuleLab, image_batch
-from capsnet.losses import M_MINUS, M_PLUS
 from capsnet.multimnist import answers
 from capsnet.preprocess import preprocess_pair
 

@@ -28,12 +28,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
-from pathlib import Path
 
-from gpu_train import ARCHIVE, ROOT, Run, pack
+from gpu_train import ARCHIVE, Run, call_arguments, call_data, pack
 
 # One epoch is 55,000 pairs. Measured for MNIST on an H100: 2.2 s an epoch of the 28x28 CapsNet;
 # the 36x36 one has 2.8 times the primary capsules and about twice the convolution work, so
@@ -49,22 +47,12 @@ DRY_RUN = {"train": 2000, "validation": 200, "test": 500, "epochs": 1}
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "runs/gpu")),
-                        help="output folder (default: $OUT, else runs/gpu)")
-    parser.add_argument("--work", type=Path, default=Path("runs/gpu-work"),
-                        help="folder for the runs' weights before packing (default: "
-                             "runs/gpu-work)")
-    parser.add_argument("--data", type=Path, default=ROOT / ".data" / "mnist.npz",
-                        help="MNIST .npz (default: .data/mnist.npz, as carried to the GPU)")
+    call_arguments(parser, f"{DRY_RUN['train']} training digits, {DRY_RUN['validation']} "
+                           f"validation and {DRY_RUN['test']} test pairs, one epoch per run: "
+                           "the same steps on a CPU, in minutes")
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of the weights and the pairs in training (default: the "
                              "training default; validation and test pairs keep their own)")
-    parser.add_argument("--time-scale", type=float, default=1.0,
-                        help="multiplies every deadline (default: 1)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help=f"{DRY_RUN['train']} training digits, {DRY_RUN['validation']} "
-                             f"validation and {DRY_RUN['test']} test pairs, one epoch per run: "
-                             "the same steps on a CPU, in minutes")
     return parser.parse_args(argv)
 
 
@@ -75,15 +63,9 @@ def main(argv=None) -> int:
 
     from capsnet import checkpoints
     from capsnet.config import PAIR_MAX_SHIFT, TrainConfig
-    from capsnet.data import load_mnist
     from capsnet.training import Deadline, describe_device, train
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    data = load_mnist(args.data, TrainConfig.validation_size, seed=TrainConfig.seed)
-    if args.dry_run:
-        for split, size in ((data.train, DRY_RUN["train"]),
-                            (data.validation, DRY_RUN["validation"]), (data.test, DRY_RUN["test"])):
-            split.images, split.labels = split.images[:size], split.labels[:size]
+    data = call_data(args, DRY_RUN)
     summary = {
         "job": "multimnist", "backend": keras.backend.backend(),
         "keras_version": keras.__version__, "device": describe_device(),

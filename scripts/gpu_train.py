@@ -61,9 +61,8 @@ RUNS = (
 DRY_RUN = {"train": 1000, "validation": 200, "test": 1000, "epochs": 1}
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def call_arguments(parser: argparse.ArgumentParser, dry_run_help: str) -> None:
+    """The flags of every GPU call: output and work folders, the data, deadlines, dry run."""
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "runs/gpu")),
                         help="output folder (default: $OUT, else runs/gpu)")
     parser.add_argument("--work", type=Path, default=Path("runs/gpu-work"),
@@ -71,6 +70,31 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "runs/gpu-work)")
     parser.add_argument("--data", type=Path, default=ROOT / ".data" / "mnist.npz",
                         help="MNIST .npz (default: .data/mnist.npz, as carried to the GPU)")
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="multiplies every deadline (default: 1)")
+    parser.add_argument("--dry-run", action="store_true", help=dry_run_help)
+
+
+def call_data(args: argparse.Namespace, dry_run: dict):
+    """MNIST for a call, with the training default's validation split; for a dry run, only the
+    first `dry_run["train"]`, `["validation"]` and `["test"]` images. Makes the output folder."""
+    from capsnet.config import TrainConfig
+    from capsnet.data import load_mnist
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = load_mnist(args.data, TrainConfig.validation_size, seed=TrainConfig.seed)
+    if args.dry_run:
+        for split, size in ((data.train, dry_run["train"]),
+                            (data.validation, dry_run["validation"]), (data.test, dry_run["test"])):
+            split.images, split.labels = split.images[:size], split.labels[:size]
+    return data
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    call_arguments(parser, f"{DRY_RUN['train']} training and {DRY_RUN['test']} test images, "
+                           "one epoch per run: the same steps on a CPU, in minutes")
     parser.add_argument("--drawn", type=Path, default=None,
                         help="the drawn-digit yardstick (default: the committed one)")
     parser.add_argument("--runs", nargs="+", choices=[run.name for run in RUNS],
@@ -78,11 +102,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of the weights and the augmentation (default: the "
                              "training default; the validation split keeps its own seed)")
-    parser.add_argument("--time-scale", type=float, default=1.0,
-                        help="multiplies every deadline (default: 1)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help=f"{DRY_RUN['train']} training and {DRY_RUN['test']} test images, "
-                             "one epoch per run: the same steps on a CPU, in minutes")
     return parser.parse_args(argv)
 
 
@@ -93,19 +112,10 @@ def main(argv=None) -> int:
 
     from capsnet import checkpoints, drawn
     from capsnet.config import CapsNetConfig, CNNConfig, TrainConfig
-    from capsnet.data import load_mnist
     from capsnet.training import Deadline, describe_device, evaluate_drawn, train
 
-    args.out.mkdir(parents=True, exist_ok=True)
-    data = load_mnist(args.data, TrainConfig.validation_size, seed=TrainConfig.seed)
+    data = call_data(args, DRY_RUN)
     yardstick = drawn.load(args.drawn) if args.drawn else drawn.load()
-    if args.dry_run:
-        data.train.images = data.train.images[:DRY_RUN["train"]]
-        data.train.labels = data.train.labels[:DRY_RUN["train"]]
-        data.validation.images = data.validation.images[:DRY_RUN["validation"]]
-        data.validation.labels = data.validation.labels[:DRY_RUN["validation"]]
-        data.test.images = data.test.images[:DRY_RUN["test"]]
-        data.test.labels = data.test.labels[:DRY_RUN["test"]]
     summary = {
         "backend": keras.backend.backend(), "keras_version": keras.__version__,
         "device": describe_device(), "dry_run": args.dry_run, "runs": {},

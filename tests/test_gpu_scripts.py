@@ -46,12 +46,17 @@ def gpu_run(tmp_path, data, *args, job=None):
                           cwd=ROOT, env=env, capture_output=True, text=True)
 
 
-@pytest.fixture(scope="module")
-def dry_run(tmp_path_factory, stand_in):
-    folder = tmp_path_factory.mktemp("gpu")
-    result = gpu_run(folder, stand_in)
+def dry_run_output(tmp_path_factory, stand_in, job=None):
+    """A dry run's output folder and its process, which must have succeeded."""
+    folder = tmp_path_factory.mktemp(f"gpu-{job or 'mnist'}")
+    result = gpu_run(folder, stand_in, job=job)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return folder / "out", result
+
+
+@pytest.fixture(scope="module")
+def dry_run(tmp_path_factory, stand_in):
+    return dry_run_output(tmp_path_factory, stand_in)
 
 
 @pytest.mark.slow
@@ -121,10 +126,7 @@ def test_the_runs_fit_the_gpu_call():
 
 @pytest.fixture(scope="module")
 def multimnist_dry_run(tmp_path_factory, stand_in):
-    folder = tmp_path_factory.mktemp("gpu-multimnist")
-    result = gpu_run(folder, stand_in, job="multimnist")
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return folder / "out", result
+    return dry_run_output(tmp_path_factory, stand_in, job="multimnist")
 
 
 @pytest.mark.slow

@@ -15,10 +15,12 @@ from conftest import ROOT
 from capsnet import checkpoints, multimnist
 from capsnet.config import PAIR_MAX_SHIFT, CapsNetConfig, CNNConfig
 from capsnet.data import Split, load_test
+from capsnet.layers import OverlayPairs
 from capsnet.losses import margin_loss, reconstruction_loss
-from capsnet.models import CapsNetTrainer, build_capsnet, build_cnn
+from capsnet.models import build_capsnet, build_cnn
 from capsnet.preprocess import INK_THRESHOLD, PAIR_BOX, PAIR_CENTRE, preprocess_pair
 from capsnet.samples import load_sample
+from capsnet.training import pair_accuracy
 from capsnet.two_digits import ONE_DIGIT_THRESHOLD, TwoDigitLab
 
 CANVAS = 36
@@ -92,7 +94,7 @@ def test_field_overlap_by_hand():
 
 def test_the_train_step_pairs_match_the_reference(sample):
     images, labels = sample.images[:40], np.eye(10, dtype="float32")[sample.labels[:40]]
-    layer = multimnist.OverlayPairs(PAIR_MAX_SHIFT, seed=0)
+    layer = OverlayPairs(PAIR_MAX_SHIFT, seed=0)
     overlays, digits, pair_labels = (keras.ops.convert_to_numpy(t)
                                      for t in layer([images, labels]))
     assert overlays.shape == (40, CANVAS, CANVAS, 1) and pair_labels.shape == (40, 2, 10)
@@ -121,7 +123,7 @@ def test_two_digit_loss_sums_each_digits_reconstruction_error_by_hand():
     drawn = drawn[None].astype("float32")
     assert float(reconstruction_loss(targets, drawn)[0]) == pytest.approx(0.26, abs=1e-6)
 
-    trainer = CapsNetTrainer(reconstruction_weight=2.0)
+    trainer = build_capsnet(CapsNetConfig.for_pairs(reconstruction_weight=2.0)).trainer
     lengths = np.array([[0.95, 0.5, 0.05, 0.3, 0, 0, 0, 0, 0, 0]], "float32")
     two_hot = np.array([[1, 1, 0, 0, 0, 0, 0, 0, 0, 0]], "float32")
     loss = trainer.compute_loss(y=None, y_pred=(lengths, drawn, targets, two_hot))
@@ -135,7 +137,7 @@ def test_pair_accuracy_counts_an_example_only_when_both_digits_are_named():
     scores[1, [1, 4]] = [0.9, 0.8]  # one of two
     scores[2, [3, 2]] = [0.6, 0.55]
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(
-        multimnist.pair_accuracy(two_hot, scores)), [1.0, 0.0, 1.0])
+        pair_accuracy(two_hot, scores)), [1.0, 0.0, 1.0])
     np.testing.assert_array_equal(multimnist.both_named(np.array([[1, 7], [1, 7], [2, 3]]),
                                                         scores), [True, False, True])
     np.testing.assert_array_equal(multimnist.answers(scores), [[7, 1], [1, 4], [3, 2]])
@@ -250,3 +252,22 @@ def test_evaluate_prints_each_models_pair_error_as_json(pair_models, mnist_path)
     result = run_train_py("evaluate", "--task", "multimnist", "--data", str(mnist_path),
                           "--weights", str(folder / "absent"))
     assert result.returncode == 2 and "--task multimnist" in result.stderr
+
+
+def test_train_py_trains_a_two_digit_model_on_pairs(tmp_path, mnist_path):
+    result = run_train_py("train", "--task", "multimnist", "--model", "cnn", "--data",
+                          str(mnist_path), "--limit", "200", "--validation-size", "100",
+                          "--epochs", "1", "--out", str(tmp_path), "--verbose", "0")
+    assert result.returncode == 0, result.stderr
+    metrics = checkpoints.read_metrics("multimnist_cnn", tmp_path)
+    assert metrics["train"]["max_shift"] == PAIR_MAX_SHIFT and metrics["pairs_seen"] == 200
+    assert metrics["test_pairs"] == 10_000 and metrics["weights_storage"] == "float16"
+    assert metrics["config"]["output"] == "sigmoid" and metrics["config"]["image_size"] == CANVAS
+    assert "val_accuracy" in metrics["history"][0]  # measured on the fixed validation pairs
+
+
+def test_the_page_side_imports_without_keras():
+    """The page can import the two-digit API while the models load on a thread of their own."""
+    code = ("import sys; import capsnet.two_digits, capsnet.multimnist; "
+            "sys.exit('keras' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
