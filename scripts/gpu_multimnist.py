@@ -39,7 +39,7 @@ from gpu_train import ARCHIVE, Run, call_arguments, call_data, pack
 RUNS = (
     Run("multimnist-capsnet", "multimnist_capsnet", "shift", epochs=50, lr_decay=0.95,
         deadline=330),
-    Run("multimnist-cnn", "multimnist_cnn", "shift", epochs=50, lr_decay=0.95, deadline=480),
+    Run("multimnist-cnn", "multimnist_cnn", "shift", epochs=50, lr_decay=0.95, deadline=460),
 )
 DRY_RUN = {"train": 2000, "validation": 200, "test": 500, "epochs": 1}
 
