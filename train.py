@@ -1,8 +1,10 @@
-"""Train and evaluate the CapsNet and the CNN baseline on MNIST.
+"""Train and evaluate the CapsNet and the CNN baseline on MNIST, or on MultiMNIST pairs.
 
 Examples:
     python train.py train --model both --data path/to/mnist.npz --out runs/main
     python train.py evaluate --data path/to/mnist.npz
+    python train.py train --task multimnist --model both --data path/to/mnist.npz --out runs/mm
+    python train.py evaluate --task multimnist --data path/to/mnist.npz --weights runs/mm
 
 The same command trains on TensorFlow (CPU) and on JAX (GPU): set KERAS_BACKEND=jax.
 """
@@ -10,15 +12,31 @@ The same command trains on TensorFlow (CPU) and on JAX (GPU): set KERAS_BACKEND=
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
 from capsnet import checkpoints, drawn, quiet
-from capsnet.config import AUGMENTATIONS, CapsNetConfig, CNNConfig, TrainConfig
+from capsnet.config import (
+    AUGMENTATIONS,
+    PAIR_MAX_SHIFT,
+    CapsNetConfig,
+    TrainConfig,
+)
 from capsnet.data import DATA_HELP, DataError, load_mnist, load_test
 
 DEFAULTS = TrainConfig()
+TASKS = ("mnist", "multimnist")  # one digit, or two overlapping digits (Section 6)
+TASK_HELP = ("'mnist': one digit per image; 'multimnist': two overlapping digits of different "
+             "classes on a 36x36 canvas, the paper's Section 6 (default: mnist)")
+
+
+def model_names(task: str, model: str) -> tuple[str, ...]:
+    """The weights names of `--model` for a task: cnn, capsnet or both, the CNN first."""
+    names = ("cnn", "capsnet") if model == "both" else (model,)
+    return tuple(checkpoints.PAIR_PREFIX + name for name in names) if task == "multimnist" \
+        else names
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -27,6 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
 
     train = commands.add_parser("train", help="train one model or both")
+    train.add_argument("--task", choices=TASKS, default="mnist", help=TASK_HELP)
     train.add_argument("--model", choices=("capsnet", "cnn", "both"), default="both",
                        help="which model to train (default: both)")
     train.add_argument("--data", type=Path, default=None, help=DATA_HELP)
@@ -42,14 +61,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     train.add_argument("--lr-decay", type=float, default=DEFAULTS.lr_decay,
                        help="learning-rate factor applied once per epoch, exponential decay "
                             f"(default: {DEFAULTS.lr_decay})")
-    train.add_argument("--max-shift", type=int, default=DEFAULTS.max_shift,
-                       help="random shifts of up to this many pixels, the paper's augmentation "
-                            f"(default: {DEFAULTS.max_shift}; 0 turns it off)")
+    train.add_argument("--max-shift", type=int, default=None,
+                       help="random shifts of up to this many pixels, the paper's augmentation; "
+                            "for multimnist, each digit's shift in a pair "
+                            f"(default: {DEFAULTS.max_shift}, multimnist {PAIR_MAX_SHIFT}; "
+                            "0 turns it off)")
     train.add_argument("--augment", choices=AUGMENTATIONS, default=DEFAULTS.augment,
                        help="'drawing': make digits look like canvas drawings (size, "
                             "proportions, elastic bends, stroke width, flat ink), then the "
                             "shifts; 'shift': the paper's shifts alone "
-                            f"(default: {DEFAULTS.augment})")
+                            f"(default: {DEFAULTS.augment}; multimnist: shift)")
     train.add_argument("--validation-size", type=int, default=DEFAULTS.validation_size,
                        help="training images held out to choose the best epoch "
                             f"(default: {DEFAULTS.validation_size})")
@@ -72,6 +93,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
     evaluate = commands.add_parser(
         "evaluate", help="measure the shipped weights on the full test set (JSON to stdout)")
+    evaluate.add_argument("--task", choices=TASKS, default="mnist", help=TASK_HELP)
+    evaluate.add_argument("--pairs", type=int, default=None,
+                          help="multimnist: measure on the first this many of the fixed "
+                               "10,000 test pairs (default: all)")
     evaluate.add_argument("--data", type=Path, default=None, help=DATA_HELP)
     evaluate.add_argument("--weights", type=Path, default=None, help=checkpoints.WEIGHTS_HELP)
     evaluate.add_argument("--model", choices=("capsnet", "cnn", "both"), default="both",
@@ -92,11 +117,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def run_train(args: argparse.Namespace) -> None:
     import keras
 
-    from capsnet.training import train
+    from capsnet.training import default_config, train
 
+    pairs = args.task == "multimnist"
+    max_shift = args.max_shift if args.max_shift is not None else (
+        PAIR_MAX_SHIFT if pairs else DEFAULTS.max_shift)
     train_config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-        lr_decay=args.lr_decay, max_shift=args.max_shift, augment=args.augment,
+        lr_decay=args.lr_decay, max_shift=max_shift,
+        augment="shift" if pairs else args.augment,
         validation_size=args.validation_size, seed=args.seed,
     )
     data = load_mnist(args.data, train_config.validation_size, seed=train_config.seed)
@@ -104,12 +133,13 @@ def run_train(args: argparse.Namespace) -> None:
         data.train.images = data.train.images[:args.limit]
         data.train.labels = data.train.labels[:args.limit]
     jit = {"auto": "auto", "true": True, "false": False}[args.jit_compile]
-    names = ("cnn", "capsnet") if args.model == "both" else (args.model,)
     print(f"Keras {keras.__version__} on {keras.backend.backend()}; "
           f"{len(data.train)} training, {len(data.validation)} validation images",
           file=sys.stderr)
-    for name in names:
-        config = CapsNetConfig(routings=args.routings) if name == "capsnet" else CNNConfig()
+    for name in model_names(args.task, args.model):
+        config = default_config(name)
+        if checkpoints.kind(name) == "capsnet":
+            config = dataclasses.replace(config, routings=args.routings)
         record = train(name, data, train_config, args.out, config, jit_compile=jit,
                        verbose=args.verbose, init=args.init)
         print(f"{name}: test accuracy {record['test_accuracy']:.4f} "
@@ -135,14 +165,34 @@ def drawn_yardstick(path: Path) -> drawn.Yardstick:
         raise DataError(str(error)) from error
 
 
+def run_evaluate_pairs(args: argparse.Namespace) -> None:
+    """Each two-digit model's error on the fixed MultiMNIST test pairs (an example is right
+    only when both digits are named), and the CapsNet's reconstruction error per digit."""
+    from capsnet.multimnist import test_pairs
+    from capsnet.training import evaluate_pairs
+
+    pairs = test_pairs(load_test(args.data))
+    if args.pairs is not None:
+        pairs = pairs.head(args.pairs)
+    results = {}
+    for name in model_names(args.task, args.model):
+        built, _ = checkpoints.load(name, args.weights)
+        results[name] = measured = evaluate_pairs(name, built, pairs)
+        if args.record:
+            checkpoints.update_metrics(name, measured, args.weights)
+    print(json.dumps(results))
+
+
 def run_evaluate(args: argparse.Namespace) -> None:
     from capsnet.training import evaluate, evaluate_drawn
 
+    if args.task == "multimnist":
+        run_evaluate_pairs(args)
+        return
     test = load_test(args.data)
     yardstick = drawn_yardstick(args.drawn) if args.drawn is not None else None
-    names = ("cnn", "capsnet") if args.model == "both" else (args.model,)
     results = {}
-    for name in names:
+    for name in model_names(args.task, args.model):
         built, _ = checkpoints.load(name, args.weights)
         measured = evaluate(name, built.model, test)
         results[name] = {key: measured[key] for key in ("test_accuracy", "test_errors")}

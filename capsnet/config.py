@@ -12,12 +12,19 @@ from dataclasses import dataclass
 IMAGE_SIZE = 28  # MNIST digits are 28x28 grey-level images
 NUM_CLASSES = 10
 MNIST_TEST_IMAGES = 10_000  # digits in MNIST's test set
+PAIR_IMAGE_SIZE = 36  # Section 6: two digits, each shifted by up to 4 pixels, on a 36x36 canvas
+PAIR_MAX_SHIFT = 4  # Section 6: "shifted by up to 4 pixels in each direction"
+PAIR_PAD = (PAIR_IMAGE_SIZE - IMAGE_SIZE) // 2  # 4 pixels of black around a 28x28 digit
+PAIR_DIGITS = 2  # digits in each MultiMNIST example
+M_PLUS = 0.9  # Eq. 4: a present class should have a capsule at least this long
+M_MINUS = 0.1  # Eq. 4: an absent class should have a capsule at most this long
 
 
 @dataclass(frozen=True)
 class CapsNetConfig:
     """The CapsNet of Sabour, Frosst and Hinton (2017), Section 4 and Figure 1."""
 
+    image_size: int = IMAGE_SIZE  # input side: 28 for MNIST, 36 for MultiMNIST pairs
     conv1_filters: int = 256  # Conv1: 256 channels, 9x9 kernels, stride 1, ReLU
     conv1_kernel: int = 9
     primary_types: int = 32  # PrimaryCaps: 32 channels of 8D capsules...
@@ -41,15 +48,23 @@ class CapsNetConfig:
     # agreement updates of the routing logits carry no gradient; only the final iteration's
     # coupling-weighted sum does (as in the reference Keras implementation by X. Guo)
 
+    @classmethod
+    def for_pairs(cls, **values) -> CapsNetConfig:
+        """The CapsNet of Section 6 for 36x36 MultiMNIST pairs: the same layers, a 10x10
+        PrimaryCaps grid, and a decoder that draws 1296 pixels with the paper's weight."""
+        size = PAIR_IMAGE_SIZE
+        return cls(**{"image_size": size, "reconstruction_weight": 0.0005 * size * size,
+                      **values})
+
     @property
     def primary_grid(self) -> int:
-        """Side of the PrimaryCaps grid: 28 -> 20 (Conv1) -> 6 (PrimaryCaps)."""
-        conv1 = IMAGE_SIZE - self.conv1_kernel + 1
+        """Side of the PrimaryCaps grid: 28 -> 20 (Conv1) -> 6 (PrimaryCaps); 36 -> 10."""
+        conv1 = self.image_size - self.conv1_kernel + 1
         return (conv1 - self.primary_kernel) // self.primary_strides + 1
 
     @property
     def num_primary(self) -> int:
-        """Number of primary capsules: 6 * 6 * 32 = 1152."""
+        """Number of primary capsules: 6 * 6 * 32 = 1152 (10 * 10 * 32 = 3200 for pairs)."""
         return self.primary_grid**2 * self.primary_types
 
     def to_dict(self) -> dict:
@@ -64,6 +79,9 @@ class CapsNetConfig:
         return cls(**values)
 
 
+CNN_OUTPUTS = ("softmax", "sigmoid")
+
+
 @dataclass(frozen=True)
 class CNNConfig:
     """A small modern CNN: three blocks of batch-normalised convolutions with dropout.
@@ -72,9 +90,22 @@ class CNNConfig:
     strided 5x5 convolution in place of pooling, per block.
     """
 
+    image_size: int = IMAGE_SIZE  # input side: 28 for MNIST, 36 for MultiMNIST pairs
     block_filters: tuple[int, ...] = (32, 64)
-    head_filters: int = 128  # a 4x4 convolution that sees the whole remaining 4x4 map
+    head_filters: int = 128  # a convolution that sees the whole remaining map (4x4 from 28)
     dropout: float = 0.4
+    output: str = "softmax"  # "softmax": one digit; "sigmoid": each class on its own, so
+    # that two classes can both be present (MultiMNIST, trained with binary cross-entropy)
+
+    def __post_init__(self):
+        if self.output not in CNN_OUTPUTS:
+            raise ValueError(f"output must be one of {CNN_OUTPUTS}. "
+                             f"Received: output={self.output!r}")
+
+    @classmethod
+    def for_pairs(cls, **values) -> CNNConfig:
+        """The same CNN for 36x36 MultiMNIST pairs, with independent sigmoid outputs."""
+        return cls(**{"image_size": PAIR_IMAGE_SIZE, "output": "sigmoid", **values})
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -60,17 +60,20 @@ class Analysis:
         return float(np.mean(np.square(self.image - self.reconstruction)))
 
 
-def _batch(images: np.ndarray) -> np.ndarray:
+def image_batch(images: np.ndarray, size: int = IMAGE_SIZE) -> np.ndarray:
+    """Images `(size, size)`, `(n, size, size)` or `(n, size, size, 1)` as float32
+    `(n, size, size, 1)`."""
     images = np.asarray(images, dtype="float32")
-    if images.shape[-2:] == (IMAGE_SIZE, IMAGE_SIZE):
+    if images.shape[-2:] == (size, size):
         images = images[..., None]
     if images.ndim == 3:
         images = images[None]
     return images
 
 
-class Lab:
-    """The CNN and the CapsNet, loaded once and shared.
+class CapsuleLab:
+    """A CNN and a CapsNet, loaded once and shared, and what the CapsNet's decoder draws;
+    `Lab` (one digit) and `capsnet.two_digits.TwoDigitLab` (two) read images with them.
 
     Args:
         cnn: a `capsnet.models.CNN` with trained weights.
@@ -84,50 +87,8 @@ class Lab:
         self.metrics = metrics or {}
         self._lock = threading.Lock()
 
-    @classmethod
-    def load(cls, folder: str | os.PathLike | None = None) -> Lab:
-        """Loads both shipped models (or those in `folder`); raises `WeightsError`."""
-        cnn, cnn_metrics = checkpoints.load("cnn", folder)
-        capsnet, capsnet_metrics = checkpoints.load("capsnet", folder)
-        return cls(cnn, capsnet, {"cnn": cnn_metrics, "capsnet": capsnet_metrics})
-
-    def analyze_batch(self, images: np.ndarray, routings: int | None = None) -> list[Analysis]:
-        """Both models on a stack of 28x28 images, `(n, 28, 28)` or `(n, 28, 28, 1)`.
-
-        Args:
-            routings: the CapsNet's routing iterations, with the same weights (default: as
-                trained; 1 is uniform couplings, no routing).
-        """
-        batch = _batch(images)
-        with self._lock:
-            probabilities = np.asarray(self.cnn.model.predict_on_batch(batch))
-            outputs = self.capsnet.routed(routings).predict_on_batch(batch)
-        return [
-            Analysis(
-                image=batch[i, ..., 0],
-                cnn_probabilities=probabilities[i],
-                capsnet_lengths=np.asarray(outputs["lengths"][i]),
-                capsules=np.asarray(outputs["capsules"][i]),
-                reconstruction=np.asarray(outputs["reconstruction"][i, ..., 0]),
-                couplings=np.asarray(outputs["couplings"][i]),
-            )
-            for i in range(len(batch))
-        ]
-
-    def analyze(self, image: np.ndarray, routings: int | None = None) -> Analysis:
-        """Both models on one 28x28 image (the CapsNet with `routings` iterations)."""
-        return self.analyze_batch(image, routings)[0]
-
-    def analyze_drawing(self, drawing) -> Analysis:
-        """Preprocesses any image of a digit (canvas, photo) and analyses it.
-
-        Raises:
-            NotADigit: nothing is drawn, or only a dot.
-        """
-        return self.analyze(preprocess(drawing).image)
-
     def reconstruct_batch(self, capsules: np.ndarray, digits) -> np.ndarray:
-        """Decoder images `(n, 28, 28)` from capsules `(n, 10, 16)`, masked to `digits`."""
+        """Decoder images `(n, side, side)` from capsules `(n, 10, 16)`, masked to `digits`."""
         capsules = np.asarray(capsules, dtype="float32").reshape(-1, NUM_CLASSES,
                                                                  capsules.shape[-1])
         one_hot = np.eye(NUM_CLASSES, dtype="float32")[np.broadcast_to(digits, len(capsules))]
@@ -160,7 +121,7 @@ class Lab:
         """Figure 4: each of the 16 dimensions swept over `steps`, in one batch.
 
         Returns:
-            `(16, len(steps), 28, 28)` reconstructions: row d varies dimension d alone.
+            `(16, len(steps), side, side)` reconstructions: row d varies dimension d alone.
         """
         capsules = np.asarray(capsules, dtype="float32")
         dims = capsules.shape[-1]
@@ -168,4 +129,50 @@ class Lab:
         for d in range(dims):
             grid[d, :, digit, d] += steps
         images = self.reconstruct_batch(grid.reshape(-1, NUM_CLASSES, dims), digit)
-        return images.reshape(dims, len(steps), IMAGE_SIZE, IMAGE_SIZE)
+        return images.reshape(dims, len(steps), *images.shape[1:])
+
+
+class Lab(CapsuleLab):
+    """The CNN and the CapsNet for one digit, loaded once and shared (see `CapsuleLab`)."""
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike | None = None) -> Lab:
+        """Loads both shipped models (or those in `folder`); raises `WeightsError`."""
+        cnn, cnn_metrics = checkpoints.load("cnn", folder)
+        capsnet, capsnet_metrics = checkpoints.load("capsnet", folder)
+        return cls(cnn, capsnet, {"cnn": cnn_metrics, "capsnet": capsnet_metrics})
+
+    def analyze_batch(self, images: np.ndarray, routings: int | None = None) -> list[Analysis]:
+        """Both models on a stack of 28x28 images, `(n, 28, 28)` or `(n, 28, 28, 1)`.
+
+        Args:
+            routings: the CapsNet's routing iterations, with the same weights (default: as
+                trained; 1 is uniform couplings, no routing).
+        """
+        batch = image_batch(images)
+        with self._lock:
+            probabilities = np.asarray(self.cnn.model.predict_on_batch(batch))
+            outputs = self.capsnet.routed(routings).predict_on_batch(batch)
+        return [
+            Analysis(
+                image=batch[i, ..., 0],
+                cnn_probabilities=probabilities[i],
+                capsnet_lengths=np.asarray(outputs["lengths"][i]),
+                capsules=np.asarray(outputs["capsules"][i]),
+                reconstruction=np.asarray(outputs["reconstruction"][i, ..., 0]),
+                couplings=np.asarray(outputs["couplings"][i]),
+            )
+            for i in range(len(batch))
+        ]
+
+    def analyze(self, image: np.ndarray, routings: int | None = None) -> Analysis:
+        """Both models on one 28x28 image (the CapsNet with `routings` iterations)."""
+        return self.analyze_batch(image, routings)[0]
+
+    def analyze_drawing(self, drawing) -> Analysis:
+        """Preprocesses any image of a digit (canvas, photo) and analyses it.
+
+        Raises:
+            NotADigit: nothing is drawn, or only a dot.
+        """
+        return self.analyze(preprocess(drawing).image)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from capsnet.config import PAIR_DIGITS, PAIR_IMAGE_SIZE, PAIR_MAX_SHIFT, PAIR_PAD
+
 EPSILON = 1e-7  # keeps the norm's gradient finite at the zero vector
 
 
@@ -262,6 +264,27 @@ class Mask(keras.layers.Layer):
         return (input_shape[0], input_shape[1] * input_shape[2])
 
 
+def shift_images(images, shifts):
+    """Shifts each image by whole pixels, filling with zeros, as two batched matrix products
+    with one-hot shift matrices, `out = R @ x @ C` (compiles under XLA, unlike a gather with
+    dynamic slices).
+
+    Args:
+        images: `(batch, height, width, channels)`.
+        shifts: integers `(batch, 2)`: rows down and columns right, per image.
+    """
+    height, width = images.shape[1], images.shape[2]
+    # rows[b, i, k] = 1 where k == i - dy: output row i reads input row i - dy;
+    # out-of-range indices one-hot to all zeros, which fills the border with black.
+    rows = ops.one_hot(ops.arange(height)[None, :] - shifts[:, :1], height)
+    cols = ops.one_hot(ops.arange(width)[None, :] - shifts[:, 1:], width)
+    channels_first = ops.transpose(images, (0, 3, 1, 2))  # (batch, channels, 28, 28)
+    rows = ops.cast(rows, images.dtype)[:, None]  # (batch, 1, 28, 28)
+    cols = ops.cast(cols, images.dtype)[:, None]
+    shifted = ops.matmul(ops.matmul(rows, channels_first), ops.swapaxes(cols, -1, -2))
+    return ops.transpose(shifted, (0, 2, 3, 1))
+
+
 @keras.saving.register_keras_serializable(package="capsnet")
 class RandomShift(keras.layers.Layer):
     """Shifts each image by a random whole number of pixels, filling with zeros.
@@ -295,23 +318,81 @@ class RandomShift(keras.layers.Layer):
         if not training or self.max_shift == 0:
             return inputs
         batch = ops.shape(inputs)[0]
-        height, width = inputs.shape[1], inputs.shape[2]
         # shifts: (batch, 2) integers in [-max_shift, max_shift]
         shifts = keras.random.randint(
             (batch, 2), -self.max_shift, self.max_shift + 1, seed=self.seed_generator
         )
-        # rows[b, i, k] = 1 where k == i - dy: output row i reads input row i - dy;
-        # out-of-range indices one-hot to all zeros, which fills the border with black.
-        rows = ops.one_hot(ops.arange(height)[None, :] - shifts[:, :1], height)
-        cols = ops.one_hot(ops.arange(width)[None, :] - shifts[:, 1:], width)
-        images = ops.transpose(inputs, (0, 3, 1, 2))  # (batch, channels, 28, 28)
-        rows = ops.cast(rows, inputs.dtype)[:, None]  # (batch, 1, 28, 28)
-        cols = ops.cast(cols, inputs.dtype)[:, None]
-        shifted = ops.matmul(ops.matmul(rows, images), ops.swapaxes(cols, -1, -2))
-        return ops.transpose(shifted, (0, 2, 3, 1))
+        return shift_images(inputs, shifts)
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+    def get_config(self):
+        base_config = super().get_config()
+        config = {"max_shift": self.max_shift, "seed": self.seed}
+        return {**base_config, **config}
+
+
+@keras.saving.register_keras_serializable(package="capsnet")
+class OverlayPairs(keras.layers.Layer):
+    """Makes MultiMNIST pairs from a batch of 28x28 digits, inside the train step.
+
+    Each digit gets a partner of another class drawn uniformly from the same batch; both are
+    padded to 36x36, shifted by up to `max_shift` pixels (`shift_images`) and overlaid. A batch
+    reshuffled each epoch and fresh draws give new pairs every epoch.
+
+    Args:
+        max_shift: largest shift in pixels, each direction and axis (4 in the paper).
+        seed: seed of the partners and the shifts.
+
+    Input shape:
+        `[(batch, 28, 28, 1) digits, (batch, 10) one-hot labels]`.
+
+    Output shape:
+        `(overlays (batch, 36, 36, 1), digits (batch, 2, 36, 36, 1), one-hot labels of each
+        digit (batch, 2, 10))`. A batch of one class only (never met in practice) pairs
+        digits of that class.
+    """
+
+    def __init__(self, max_shift: int = PAIR_MAX_SHIFT, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(max_shift, int) or not 0 <= max_shift <= PAIR_PAD:
+            raise ValueError(f"max_shift must be an integer in [0, {PAIR_PAD}]. "
+                             f"Received: max_shift={max_shift}")
+        self.max_shift = max_shift
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, inputs):
+        images, one_hot = inputs
+        batch = ops.shape(images)[0]
+        one_hot = ops.cast(one_hot, images.dtype)
+        # 1) Partners: the highest of random scores among the digits of other classes.
+        same = ops.matmul(one_hot, ops.transpose(one_hot))  # (batch, batch), 1 = same class
+        scores = keras.random.uniform((batch, batch), seed=self.seed_generator)
+        partner = ops.argmax(ops.where(same > 0, -1.0, scores), axis=-1)  # (batch,)
+        second_images = ops.take(images, partner, axis=0)
+        second_one_hot = ops.take(one_hot, partner, axis=0)
+
+        # 2) Pad to the canvas and shift each digit on its own.
+        def place(digits):
+            pad = (PAIR_PAD, PAIR_PAD)
+            padded = ops.pad(digits, ((0, 0), pad, pad, (0, 0)))
+            shifts = keras.random.randint((batch, 2), -self.max_shift, self.max_shift + 1,
+                                          seed=self.seed_generator)
+            return shift_images(padded, shifts)  # (batch, 36, 36, 1)
+
+        first, second = place(images), place(second_images)
+        # 3) Overlay; keep both digits as reconstruction targets.
+        digits = ops.stack([first, second], axis=1)  # (batch, 2, 36, 36, 1)
+        labels = ops.stack([one_hot, second_one_hot], axis=1)  # (batch, 2, 10)
+        return ops.minimum(first + second, 1.0), digits, labels  # the sum, clipped at full ink
+
+    def compute_output_shape(self, input_shape):
+        images_shape, labels_shape = input_shape
+        batch, classes = images_shape[0], labels_shape[-1]
+        canvas = (PAIR_IMAGE_SIZE, PAIR_IMAGE_SIZE, images_shape[-1])
+        return (batch, *canvas), (batch, PAIR_DIGITS, *canvas), (batch, PAIR_DIGITS, classes)
 
     def get_config(self):
         base_config = super().get_config()

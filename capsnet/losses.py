@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from keras import ops
 
-M_PLUS = 0.9  # Eq. 4: a present class should have a capsule at least this long
-M_MINUS = 0.1  # Eq. 4: an absent class should have a capsule at most this long
+from capsnet.config import M_MINUS, M_PLUS  # Eq. 4's margins, also read without Keras
+
 LAMBDA = 0.5  # Eq. 4: down-weights absent classes so that early learning does not
 # shrink every capsule's length
 
@@ -16,7 +16,8 @@ def margin_loss(y_true, lengths):
     `L_k = T_k max(0, m+ - |v_k|)^2 + lambda (1 - T_k) max(0, |v_k| - m-)^2`
 
     Args:
-        y_true: one-hot labels, `(batch, num_classes)`.
+        y_true: one-hot labels, `(batch, num_classes)`; two-hot for MultiMNIST pairs, where
+            both present classes count as present.
         lengths: capsule lengths, `(batch, num_classes)`.
 
     Returns:
@@ -33,7 +34,17 @@ def reconstruction_loss(images, reconstructions):
 
     The paper weights the sum of squared errors by 0.0005; with the mean over 784 pixels
     the same weight is 0.0005 * 784 (`CapsNetConfig.reconstruction_weight`).
+
+    Args:
+        images: targets `(batch, height, width, 1)`, or `(batch, digits, height, width, 1)`
+            for MultiMNIST, where each digit is reconstructed on its own from its own capsule
+            (Section 6): the loss is then the sum over the digits of each one's error.
+        reconstructions: decoder outputs of the same shape.
+
+    Returns:
+        `(batch,)` losses.
     """
-    images = ops.reshape(images, (ops.shape(images)[0], -1))
-    reconstructions = ops.reshape(reconstructions, (ops.shape(reconstructions)[0], -1))
-    return ops.mean(ops.square(images - reconstructions), axis=-1)
+    errors = ops.square(images - reconstructions)
+    if len(images.shape) == 5:  # (batch, digits, height, width, 1)
+        return ops.sum(ops.mean(errors, axis=(2, 3, 4)), axis=-1)
+    return ops.mean(ops.reshape(errors, (ops.shape(errors)[0], -1)), axis=-1)

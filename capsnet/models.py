@@ -9,11 +9,36 @@ import keras
 from keras import layers
 
 from capsnet.augment import DrawingStyle
-from capsnet.config import IMAGE_SIZE, NUM_CLASSES, CapsNetConfig, CNNConfig, DrawingAugment
-from capsnet.layers import CapsuleLength, DigitCapsules, Mask, PrimaryCapsules, RandomShift
+from capsnet.config import (
+    IMAGE_SIZE,
+    NUM_CLASSES,
+    PAIR_DIGITS,
+    CapsNetConfig,
+    CNNConfig,
+    DrawingAugment,
+)
+from capsnet.layers import (
+    CapsuleLength,
+    DigitCapsules,
+    Mask,
+    OverlayPairs,
+    PrimaryCapsules,
+    RandomShift,
+)
 from capsnet.losses import margin_loss, reconstruction_loss
 
 IMAGE_SHAPE = (IMAGE_SIZE, IMAGE_SIZE, 1)
+
+
+def image_shape(size: int) -> tuple[int, int, int]:
+    """A model's input shape: `(size, size, 1)` grey levels."""
+    return (size, size, 1)
+
+
+def trains_on_pairs(config: CapsNetConfig | CNNConfig) -> bool:
+    """A model for a larger canvas than MNIST's reads MultiMNIST pairs: its trainer makes
+    them from 28x28 digits (`OverlayPairs`)."""
+    return config.image_size != IMAGE_SIZE
 
 
 class CapsNetTrainer(keras.Model):
@@ -21,6 +46,9 @@ class CapsNetTrainer(keras.Model):
 
     Its outputs are `(lengths, reconstruction, target)`, where `target` is the image as the
     network saw it after augmentation, so the decoder learns to redraw the shifted digit.
+    A trainer that makes its own examples (MultiMNIST pairs) adds their two-hot labels,
+    `(lengths, reconstructions, targets, labels)`, with a digit axis on the reconstructions
+    and targets; the labels then stand in for `y`.
     """
 
     def __init__(self, *args, reconstruction_weight: float, **kwargs):
@@ -30,15 +58,29 @@ class CapsNetTrainer(keras.Model):
         self.reconstruction_tracker = keras.metrics.Mean(name="reconstruction_loss")
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        lengths, reconstruction, target = y_pred
-        margin = margin_loss(y, lengths)
+        lengths, reconstruction, target, *labels = y_pred
+        margin = margin_loss(labels[0] if labels else y, lengths)
         reconstruction = keras.ops.mean(reconstruction_loss(target, reconstruction))
         self.margin_tracker.update_state(margin)
         self.reconstruction_tracker.update_state(reconstruction)
         return margin + self.reconstruction_weight * reconstruction
 
     def compute_metrics(self, x, y, y_pred, sample_weight=None):
-        return super().compute_metrics(x, y, y_pred[0], sample_weight)
+        labels = y_pred[3] if len(y_pred) > 3 else y
+        return super().compute_metrics(x, labels, y_pred[0], sample_weight)
+
+
+class PairCNNTrainer(keras.Model):
+    """The CNN in training on MultiMNIST pairs made inside the step: outputs
+    `(scores, labels)`, sigmoid scores and the pairs' two-hot labels, which stand in for `y`;
+    binary cross-entropy per class."""
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        scores, labels = y_pred
+        return keras.ops.mean(keras.losses.binary_crossentropy(labels, scores))
+
+    def compute_metrics(self, x, y, y_pred, sample_weight=None):
+        return super().compute_metrics(x, y_pred[1], y_pred[0], sample_weight)
 
 
 @dataclass
@@ -51,7 +93,10 @@ class CapsNet:
         reconstructor: `[capsules, one-hot class]` -> image: the decoder behind a mask,
             for reconstructing any class or a capsule whose pose was changed.
         trainer: `[image, one-hot label]` -> `(lengths, reconstruction, target)`, with
-            the training augmentation and the true class masked, for `fit`.
+            the training augmentation and the true class masked, for `fit`. For a 36x36
+            CapsNet, `[28x28 digit, one-hot label]` -> `(lengths, reconstructions, targets,
+            two-hot labels)` on MultiMNIST pairs made in the step, each digit reconstructed
+            from its own capsule with the other masked out (Section 6).
     """
 
     config: CapsNetConfig
@@ -83,9 +128,11 @@ def build_capsnet(config: CapsNetConfig | None = None, max_shift: int = 2,
 
     Args:
         max_shift, drawing: the training augmentation (see `augmentation`); inference
-            never augments.
+            never augments. For a MultiMNIST CapsNet (`CapsNetConfig.for_pairs()`),
+            `max_shift` is each digit's shift in the pairs and `drawing` is unused.
     """
     config = config or CapsNetConfig()
+    shape = image_shape(config.image_size)
 
     # 1) Encoder layers: Conv1 -> PrimaryCaps -> DigitCaps.
     conv1 = layers.Conv2D(config.conv1_filters, config.conv1_kernel, activation="relu",
@@ -107,12 +154,13 @@ def build_capsnet(config: CapsNetConfig | None = None, max_shift: int = 2,
     length = CapsuleLength(name="lengths")
     mask = Mask(name="mask")
 
-    # 2) Decoder (Figure 2): a masked 160-vector -> FC 512 -> FC 1024 -> FC 784 sigmoid.
+    # 2) Decoder (Figure 2): a masked 160-vector -> FC 512 -> FC 1024 -> FC 784 sigmoid
+    #    (1296 for a 36x36 canvas).
     decoder = keras.Sequential(
         [keras.Input((NUM_CLASSES * config.digit_dim,))]
         + [layers.Dense(units, activation="relu") for units in config.decoder_units]
-        + [layers.Dense(IMAGE_SIZE * IMAGE_SIZE, activation="sigmoid"),
-           layers.Reshape(IMAGE_SHAPE)],
+        + [layers.Dense(config.image_size ** 2, activation="sigmoid"),
+           layers.Reshape(shape)],
         name="decoder",
     )
 
@@ -125,7 +173,7 @@ def build_capsnet(config: CapsNetConfig | None = None, max_shift: int = 2,
 
     def routed(routings: int) -> keras.Model:
         if routings not in routed_models:
-            images = keras.Input(IMAGE_SHAPE, name="image")
+            images = keras.Input(shape, name="image")
             capsules, couplings = digit(primary(conv1(images)), routings=routings)
             routed_models[routings] = keras.Model(
                 images,
@@ -152,14 +200,23 @@ def build_capsnet(config: CapsNetConfig | None = None, max_shift: int = 2,
     # 5) Training: augment, then reconstruct the true class from the augmented image.
     train_images = keras.Input(IMAGE_SHAPE, name="image")
     labels = keras.Input((NUM_CLASSES,), name="label_one_hot")
-    shifted = augmentation(train_images, max_shift, drawing, seed)
-    train_capsules, _ = encode(shifted)
-    trainer = CapsNetTrainer(
-        [train_images, labels],
-        [length(train_capsules), decoder(mask([train_capsules, labels])), shifted],
-        reconstruction_weight=config.reconstruction_weight,
-        name="capsnet_trainer",
-    )
+    if trains_on_pairs(config):
+        # MultiMNIST: pair the digits, then reconstruct each from its own capsule alone.
+        overlays, targets, pair_labels = OverlayPairs(max_shift, seed, name="pairs")(
+            [train_images, labels])  # (batch, 36, 36, 1), (batch, 2, 36, 36, 1), (batch, 2, 10)
+        train_capsules, _ = encode(overlays)
+        reconstructions = keras.ops.stack(  # (batch, 2, 36, 36, 1)
+            [decoder(mask([train_capsules, pair_labels[:, k]])) for k in range(PAIR_DIGITS)],
+            axis=1)
+        outputs = [length(train_capsules), reconstructions, targets,
+                   keras.ops.sum(pair_labels, axis=1)]  # two-hot: (batch, 10)
+    else:
+        shifted = augmentation(train_images, max_shift, drawing, seed)
+        train_capsules, _ = encode(shifted)
+        outputs = [length(train_capsules), decoder(mask([train_capsules, labels])), shifted]
+    trainer = CapsNetTrainer([train_images, labels], outputs,
+                             reconstruction_weight=config.reconstruction_weight,
+                             name="capsnet_trainer")
     return CapsNet(config, model, reconstructor, trainer, routed)
 
 
@@ -175,24 +232,37 @@ class CNN:
 def build_cnn(config: CNNConfig | None = None, max_shift: int = 2,
               seed: int | None = None, drawing: DrawingAugment | None = None) -> CNN:
     """Builds the CNN baseline: per block, two 3x3 convolutions and a strided 5x5 one,
-    each batch-normalised, then dropout; a 4x4 convolution head and a softmax."""
+    each batch-normalised, then dropout; a convolution head over the whole remaining map
+    (4x4 from 28x28, 6x6 from 36x36) and a softmax, or independent sigmoids for MultiMNIST
+    (`CNNConfig.for_pairs()`), whose trainer takes `[28x28 digit, one-hot label]` and
+    makes the pairs (`max_shift` is then each digit's shift; `drawing` is unused)."""
     config = config or CNNConfig()
 
     def conv(filters, kernel, strides=1, padding="valid"):
         return [layers.Conv2D(filters, kernel, strides=strides, padding=padding, use_bias=False),
                 layers.BatchNormalization(), layers.Activation("relu")]
 
-    stack = [keras.Input(IMAGE_SHAPE, name="image")]
+    stack = [keras.Input(image_shape(config.image_size), name="image")]
+    side = config.image_size
     for filters in config.block_filters:
-        # 28 -> 26 -> 24 -> 12, then 12 -> 10 -> 8 -> 4
+        # 28 -> 26 -> 24 -> 12, then 12 -> 10 -> 8 -> 4 (36 -> 16 -> 6)
         stack += conv(filters, 3) + conv(filters, 3) + conv(filters, 5, 2, "same")
         stack += [layers.Dropout(config.dropout, seed=seed)]
-    stack += conv(config.head_filters, 4)  # 4x4 -> 1x1
+        side = -(-(side - 4) // 2)
+    stack += conv(config.head_filters, side)  # 4x4 (6x6) -> 1x1
     stack += [layers.Flatten(), layers.Dropout(config.dropout, seed=seed),
-              layers.Dense(NUM_CLASSES, activation="softmax", name="probabilities")]
+              layers.Dense(NUM_CLASSES, activation=config.output, name="probabilities")]
     model = keras.Sequential(stack, name="cnn")
 
     train_images = keras.Input(IMAGE_SHAPE, name="image")
-    shifted = augmentation(train_images, max_shift, drawing, seed)
-    trainer = keras.Model(train_images, model(shifted), name="cnn_trainer")
+    if trains_on_pairs(config):
+        labels = keras.Input((NUM_CLASSES,), name="label_one_hot")
+        overlays, _, pair_labels = OverlayPairs(max_shift, seed, name="pairs")(
+            [train_images, labels])
+        trainer = PairCNNTrainer([train_images, labels],
+                                 [model(overlays), keras.ops.sum(pair_labels, axis=1)],
+                                 name="cnn_trainer")
+    else:
+        shifted = augmentation(train_images, max_shift, drawing, seed)
+        trainer = keras.Model(train_images, model(shifted), name="cnn_trainer")
     return CNN(config, model, trainer)

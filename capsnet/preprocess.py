@@ -6,6 +6,10 @@ centre. `preprocess` does the same to any image, and also brings the stroke widt
 MNIST's, so that a thin pen on a large canvas and a fat marker on a small one both look
 like the digits the models learnt from. The page, the command line and the tests all use
 this one function.
+
+`preprocess_pair` does the same for a drawing of two overlapping digits, the 36x36 input of
+the MultiMNIST models: the union of the strokes is fitted to the box that MNIST's pairs
+occupy, its centre of mass at the canvas's centre, with the same stroke width.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 from PIL import Image, ImageFilter, ImageOps
+
+from capsnet.config import PAIR_IMAGE_SIZE
 
 FIELD = 28  # MNIST's image side
 BOX = 20  # MNIST scaled each digit's longer side to 20 pixels
@@ -35,6 +41,9 @@ MAX_INK_COVER = 0.65  # ink on more of the image than this is paint, not a digit
 MIN_ASPECT = 0.25  # ink less tall than this fraction of its width is a dash or a horizontal
 # line: no digit of MNIST's 70,000 is less tall than 0.4 of its width
 INK_COLOURS = ("auto", "light", "dark")  # how `to_ink` tells the ink from the paper
+PAIR_BOX = 23  # the longer side of the two digits' ink together on the MultiMNIST test pairs:
+# median 23, mean 23.4, where one MNIST digit's is 20 (ink above INK_THRESHOLD)
+PAIR_CENTRE = 18.0  # the pairs' mean centre of mass (17.99, 18.00): 14 plus the 4-pixel pad
 
 
 class NotADigit(ValueError):
@@ -46,8 +55,9 @@ class Preprocessed:
     """The model input and what was measured on the way.
 
     Attributes:
-        image: float32 `(28, 28)` in [0, 1], white ink on black, MNIST-style.
-        stroke_width: the drawing's stroke width in 28x28 pixels, before normalising.
+        image: float32 `(28, 28)` in [0, 1], white ink on black, MNIST-style; `(36, 36)`
+            from `preprocess_pair`.
+        stroke_width: the drawing's stroke width in model-input pixels, before normalising.
         box: `(top, left, bottom, right)` of the ink in the original image.
     """
 
@@ -171,7 +181,25 @@ def preprocess(image: np.ndarray | Image.Image, ink: str = "auto") -> Preprocess
         NotADigit: nothing is drawn, ink covers most of the image, or the ink is a speck,
             a dot or a blob, or a horizontal line.
     """
-    ink_level = to_ink(image, ink)
+    return _normalise(to_ink(image, ink), BOX, FIELD, CENTRE)
+
+
+def preprocess_pair(image: np.ndarray | Image.Image, ink: str = "auto") -> Preprocessed:
+    """MultiMNIST-style 36x36 model input from any image of two overlapping digits (or one):
+    `preprocess`'s steps, with all the ink fitted to `PAIR_BOX` pixels on the longer side and
+    its centre of mass at `PAIR_CENTRE`.
+
+    Raises:
+        NotADigit: as `preprocess`.
+    """
+    return _normalise(to_ink(image, ink), PAIR_BOX, PAIR_IMAGE_SIZE, PAIR_CENTRE)
+
+
+def _normalise(ink_level: np.ndarray, box_side: int, field_side: int,
+               centre: float) -> Preprocessed:
+    """Ink levels -> the ink scaled to `box_side` pixels on its longer side, stroke width
+    brought into MNIST's range, centre of mass at `centre` of a `field_side` square."""
+    work_side = WORK // BOX * box_side  # normalised at 4x the final resolution
     mask = ink_level > INK_THRESHOLD
     if mask.sum() < MIN_INK_PIXELS:
         raise NotADigit("Nothing is drawn yet: draw a digit from 0 to 9.")
@@ -194,16 +222,16 @@ def preprocess(image: np.ndarray | Image.Image, ink: str = "auto") -> Preprocess
         raise NotADigit("That is a horizontal line or a dash, not a digit: no digit is that "
                         "much wider than it is tall. Draw a digit from 0 to 9.")
 
-    # 2) Scale the longer side to 4 x 20 pixels, keeping the aspect ratio.
-    scale = WORK / max(crop.shape)
+    # 2) Scale the longer side to 4 x 20 pixels (4 x 23 for pairs), keeping the aspect ratio.
+    scale = work_side / max(crop.shape)
     height, breadth = (max(1, round(side * scale)) for side in crop.shape)
     work = _resize(crop, breadth, height)
 
     # 3) Bring the stroke width into MNIST's range (a max filter thickens, a min filter thins).
-    final_width = width * scale * BOX / WORK
+    final_width = width * scale * box_side / work_side
     if not STROKE_RANGE[0] <= final_width <= STROKE_RANGE[1]:
         target = MNIST_STROKE if final_width < STROKE_RANGE[0] else STROKE_RANGE[1]
-        change = (target - final_width) * WORK / BOX  # in work pixels
+        change = (target - final_width) * work_side / box_side  # in work pixels
         size = 2 * int(round(abs(change) / 2)) + 1
         kind = ImageFilter.MaxFilter if change > 0 else ImageFilter.MinFilter
         filtered = _filter(np.pad(work, size), kind, size)
@@ -214,7 +242,7 @@ def preprocess(image: np.ndarray | Image.Image, ink: str = "auto") -> Preprocess
     keep = work > INK_THRESHOLD
     r, c = np.flatnonzero(keep.any(axis=1)), np.flatnonzero(keep.any(axis=0))
     work = work[r[0]:r[-1] + 1, c[0]:c[-1] + 1]
-    small_scale = BOX / max(work.shape)
+    small_scale = box_side / max(work.shape)
     h, w = (max(1, round(side * small_scale)) for side in work.shape)
     digit = _resize(work, w, h)
     if digit.max() > 0:
@@ -224,10 +252,10 @@ def preprocess(image: np.ndarray | Image.Image, ink: str = "auto") -> Preprocess
     total = digit.sum()
     ys, xs = np.indices(digit.shape)
     com_y, com_x = (ys * digit).sum() / total, (xs * digit).sum() / total
-    offset_y, offset_x = int(round(CENTRE - com_y)), int(round(CENTRE - com_x))
-    field = np.zeros((FIELD, FIELD), "float32")
+    offset_y, offset_x = int(round(centre - com_y)), int(round(centre - com_x))
+    field = np.zeros((field_side, field_side), "float32")
     y0, x0 = max(offset_y, 0), max(offset_x, 0)
-    y1, x1 = min(offset_y + h, FIELD), min(offset_x + w, FIELD)
+    y1, x1 = min(offset_y + h, field_side), min(offset_x + w, field_side)
     field[y0:y1, x0:x1] = digit[y0 - offset_y:y1 - offset_y, x0 - offset_x:x1 - offset_x]
     box = (int(top), int(left), int(bottom), int(right))
     return Preprocessed(field, final_width, box)

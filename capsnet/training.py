@@ -16,7 +16,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from capsnet import checkpoints, drawn
+from capsnet import checkpoints, drawn, multimnist
 from capsnet.config import NUM_CLASSES, CapsNetConfig, CNNConfig, TrainConfig
 from capsnet.data import MNIST, Split, to_model_input
 from capsnet.models import build_capsnet, build_cnn
@@ -30,8 +30,79 @@ def scores(name: str, model: keras.Model, images: np.ndarray,
     outputs = []
     for start in range(0, len(images), batch_size):
         result = model.predict_on_batch(images[start:start + batch_size])
-        outputs.append(result["lengths"] if name == "capsnet" else result)
+        outputs.append(result["lengths"] if checkpoints.kind(name) == "capsnet" else result)
     return np.concatenate(outputs).astype("float32")
+
+
+def pair_accuracy(two_hot, scores):
+    """Per example, 1.0 where the two highest scores are the two present classes (`keras.ops`).
+
+    Args:
+        two_hot: `(batch, 10)` targets with two ones.
+        scores: `(batch, 10)` capsule lengths or sigmoid outputs.
+    """
+    ops = keras.ops
+    _, top = ops.top_k(scores, multimnist.DIGITS)  # (batch, 2)
+    named = ops.sum(ops.one_hot(top, NUM_CLASSES), axis=1)  # (batch, 10)
+    both = ops.all(ops.equal(named, ops.cast(two_hot, named.dtype)), axis=-1)
+    return ops.cast(both, scores.dtype)
+
+
+class PairAccuracy(keras.metrics.MeanMetricWrapper):
+    """Share of examples whose two answers are both right: MultiMNIST's accuracy."""
+
+    def __init__(self, name: str = "accuracy", **kwargs):
+        super().__init__(fn=pair_accuracy, name=name, **kwargs)
+
+
+def reconstruction_errors(reconstructor: keras.Model, capsules: np.ndarray,
+                          labels: np.ndarray, digits: np.ndarray) -> np.ndarray:
+    """Mean squared error of each digit of a pair against its reconstruction from its own
+    capsule, the other capsules masked out: `(n, 2)`.
+
+    Args:
+        reconstructor: `CapsNet.reconstructor`.
+        capsules: DigitCaps vectors `(n, 10, 16)` of the overlays.
+        labels: the classes `(n, 2)` whose capsules are kept, one at a time.
+        digits: the single digits `(n, 2, 36, 36, 1)`, the targets.
+    """
+    errors = []
+    for k in range(labels.shape[1]):
+        one_hot = np.eye(NUM_CLASSES, dtype="float32")[labels[:, k]]
+        drawn_back = np.asarray(reconstructor.predict_on_batch([capsules, one_hot]))
+        errors.append(np.mean(np.square(drawn_back - digits[:, k]), axis=(1, 2, 3)))
+    return np.stack(errors, axis=1)
+
+
+def evaluate_pairs(name: str, built, pairs: multimnist.Pairs,
+                   batch_size: int = EVAL_BATCH) -> dict:
+    """A two-digit model on MultiMNIST pairs: an example is right only when its two answers
+    (highest scores) are its two digits. For the CapsNet, also the mean squared error of each
+    digit's reconstruction from the capsule of its true class, the other masked out.
+
+    Args:
+        name: "multimnist_capsnet" or "multimnist_cnn" (or the bare kind).
+        built: the `CapsNet` or `CNN` from `capsnet.models`.
+    """
+    capsnet = checkpoints.kind(name) == "capsnet"
+    right, errors = [], []
+    for start in range(0, len(pairs), batch_size):
+        chunk = slice(start, start + batch_size)
+        result = built.model.predict_on_batch(pairs.images[chunk])
+        right.append(multimnist.both_named(pairs.labels[chunk],
+                                           result["lengths"] if capsnet else result))
+        if capsnet:
+            errors.append(reconstruction_errors(built.reconstructor, result["capsules"],
+                                                pairs.labels[chunk], pairs.digits[chunk]))
+    wrong = int(len(pairs) - np.concatenate(right).sum())
+    record = {"test_accuracy": round(1.0 - wrong / len(pairs), 6),
+              "test_error": round(wrong / len(pairs), 6), "test_errors": wrong,
+              "test_pairs": len(pairs)}
+    if capsnet:
+        per_digit = np.concatenate(errors).mean(axis=0)  # first digit, second digit
+        record["reconstruction_error"] = round(float(per_digit.mean()), 6)
+        record["reconstruction_error_per_digit"] = [round(float(e), 6) for e in per_digit]
+    return record
 
 
 def evaluate(name: str, model: keras.Model, split: Split) -> dict:
@@ -73,6 +144,50 @@ def cpu_model() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+class PairValidation(keras.callbacks.Callback):
+    """Measures a two-digit model on fixed validation pairs after each epoch, as
+    `val_accuracy` in the epoch's logs (the trainer makes its own pairs, so `fit`'s own
+    validation would pair and shift the validation digits afresh each epoch).
+
+    Comes before `KeepBest` in the callbacks, which reads the value it writes.
+    """
+
+    def __init__(self, name: str, built, pairs: multimnist.Pairs):
+        super().__init__()
+        self.name, self.built, self.pairs = name, built, pairs
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            measured = evaluate_pairs(self.name, self.built, self.pairs)
+            logs["val_accuracy"] = measured["test_accuracy"]
+            if "reconstruction_error" in measured:
+                logs["val_reconstruction_error"] = measured["reconstruction_error"]
+
+
+class Deadline(keras.callbacks.Callback):
+    """Stops training after the epoch that would otherwise end past a deadline.
+
+    Args:
+        began: `time.monotonic()` when the clock started.
+        deadline: seconds after `began` by which training must have ended.
+    """
+
+    def __init__(self, began: float, deadline: float):
+        super().__init__()
+        self.began, self.deadline = began, deadline
+        self.epoch_started = self.last_epoch = 0.0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_started = time.monotonic()
+
+    def on_epoch_end(self, epoch, logs=None):
+        now = time.monotonic()
+        # the first epoch includes compilation: later ones are timed on their own
+        self.last_epoch = now - self.epoch_started if epoch else 0.0
+        if now + self.last_epoch > self.began + self.deadline:
+            self.model.stop_training = True
 
 
 class KeepBest(keras.callbacks.Callback):
@@ -121,22 +236,32 @@ def compile_trainer(name: str, built, train_config: TrainConfig, steps_per_epoch
     """Compiles a model's trainer for `fit`: Adam with per-epoch decay, and the model's loss.
 
     Args:
-        name: "capsnet" or "cnn".
+        name: "capsnet" or "cnn", or "multimnist_capsnet" or "multimnist_cnn", whose
+            trainers bring their own losses and are measured on both digits of a pair.
         built: the `CapsNet` or `CNN` from `capsnet.models` whose trainer is compiled.
         train_config: the learning rate and its decay.
         steps_per_epoch: optimizer steps between two decays of the learning rate.
         jit_compile: passed to `keras.Model.compile`.
     """
-    if name not in ("capsnet", "cnn"):
-        raise ValueError(f"name must be 'capsnet' or 'cnn'. Received: name={name!r}")
-    # CapsNetTrainer.compute_loss adds margin and weighted reconstruction losses itself.
-    loss = None if name == "capsnet" else "categorical_crossentropy"
+    pairs = name in checkpoints.PAIR_MODEL_NAMES
+    # CapsNetTrainer.compute_loss adds margin and weighted reconstruction losses itself, and
+    # PairCNNTrainer's its binary cross-entropy.
+    loss = None if pairs or checkpoints.kind(name) == "capsnet" else "categorical_crossentropy"
+    accuracy = (PairAccuracy() if pairs
+                else keras.metrics.CategoricalAccuracy(name="accuracy"))
     built.trainer.compile(
         optimizer=_optimizer(train_config, steps_per_epoch),
         loss=loss,
-        metrics=[keras.metrics.CategoricalAccuracy(name="accuracy")],
+        metrics=[accuracy],
         jit_compile=jit_compile,
     )
+
+
+def default_config(name: str) -> CapsNetConfig | CNNConfig:
+    """The architecture of a model name: the paper's CapsNet or the CNN, for MNIST or for
+    36x36 MultiMNIST pairs."""
+    config = CapsNetConfig if checkpoints.kind(name) == "capsnet" else CNNConfig
+    return config.for_pairs() if name in checkpoints.PAIR_MODEL_NAMES else config()
 
 
 def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
@@ -145,7 +270,14 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
           callbacks: list | None = None) -> dict:
     """Trains one model, keeps the weights best on validation, and measures them on test.
 
+    A MultiMNIST model ("multimnist_capsnet", "multimnist_cnn") trains on pairs that its
+    trainer makes from `data.train` in every step (`train_config.max_shift` is each digit's
+    shift), keeps the epoch best on fixed pairs of `data.validation`, is measured on the fixed
+    test pairs of `data.test` (`multimnist.test_pairs`), and is stored as float16.
+
     Args:
+        name: "capsnet", "cnn", "multimnist_capsnet" or "multimnist_cnn".
+        model_config: the architecture (default: `default_config(name)`).
         init: a weights folder to start from instead of a fresh initialisation (the run
             goes on from those weights with a new optimizer); its model configuration is
             used and `model_config` is ignored.
@@ -155,26 +287,30 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
         The metrics record written beside the weights in `out`.
     """
     keras.utils.set_random_seed(train_config.seed)
+    kind, pairs = checkpoints.kind(name), name in checkpoints.PAIR_MODEL_NAMES
     start = None
     if init is not None:
         start, earlier = checkpoints.load(name, init)
         model_config = start.config
+    model_config = model_config or default_config(name)
     steps_per_epoch = int(np.ceil(len(data.train) / train_config.batch_size))
     drawing = train_config.drawing if train_config.augment == "drawing" else None
-    if name == "capsnet":
-        built = build_capsnet(model_config, train_config.max_shift, seed=train_config.seed,
-                              drawing=drawing)
-        x_train = [data.train.images, data.train.one_hot()]
-        y_train = data.train.one_hot()
-        validation = ([data.validation.images, data.validation.one_hot()],
-                      data.validation.one_hot())
-    elif name == "cnn":
-        built = build_cnn(model_config, train_config.max_shift, seed=train_config.seed,
-                          drawing=drawing)
-        x_train, y_train = data.train.images, data.train.one_hot()
-        validation = (data.validation.images, data.validation.one_hot())
-    else:
-        raise ValueError(f"name must be 'capsnet' or 'cnn'. Received: name={name!r}")
+    builder = build_capsnet if kind == "capsnet" else build_cnn
+    built = builder(model_config, train_config.max_shift, seed=train_config.seed,
+                    drawing=drawing)
+    # Trainers that take labels as an input: the CapsNet masks with them, pairs are made
+    # with them; `y` is then only what `fit` expects to be given.
+    labelled = pairs or kind == "capsnet"
+    x_train = [data.train.images, data.train.one_hot()] if labelled else data.train.images
+    y_train = data.train.one_hot()
+    validation, measure = None, []
+    if pairs and len(data.validation):
+        validation_pairs = multimnist.make_pairs(data.validation, len(data.validation),
+                                                 multimnist.VALIDATION_SEED)
+        measure = [PairValidation(name, built, validation_pairs)]
+    elif len(data.validation):
+        validation = ([data.validation.images, data.validation.one_hot()] if labelled
+                      else data.validation.images, data.validation.one_hot())
     if start is not None:
         built.model.set_weights(start.model.get_weights())
     compile_trainer(name, built, train_config, steps_per_epoch, jit_compile)
@@ -183,7 +319,7 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
         "model": name,
         "parameters": int(built.model.count_params()),
         "train": train_config.to_dict(),
-        "train_images": len(data.train),
+        "train_images": len(data.train),  # for pairs: digits, and pairs made per epoch
         "validation_images": len(data.validation),
         "backend": keras.backend.backend(),
         "keras_version": keras.__version__,
@@ -197,6 +333,8 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
             **checkpoints.training_totals(earlier),
         }
 
+    storage = "float16" if pairs else "float32"  # a two-digit CapsNet is 45 MB in float32
+
     def save(keeper: KeepBest) -> None:
         # Written at every improvement, so an interrupted run still leaves usable weights.
         record.update(
@@ -204,26 +342,31 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
             validation_accuracy=round(keeper.best, 6) if np.isfinite(keeper.best) else None,
             history=keeper.history,
         )
-        checkpoints.save(name, built.model, built.config, record, out)
+        checkpoints.save(name, built.model, built.config, record, out, storage)
 
     keeper = KeepBest(save)
     started = time.perf_counter()
     built.trainer.fit(
         x_train, y_train, batch_size=train_config.batch_size, epochs=train_config.epochs,
-        validation_data=validation if len(data.validation) else None,
-        callbacks=[keeper, *(callbacks or [])], verbose=verbose, shuffle=True,
+        validation_data=validation, callbacks=[*measure, keeper, *(callbacks or [])],
+        verbose=verbose, shuffle=True,
     )
     training_seconds = time.perf_counter() - started
     if not len(data.validation):  # nothing to choose with: keep the last epoch
         keeper.best_epoch = len(keeper.history)
         save(keeper)
 
+    # the best epoch's weights as stored (float16 for pairs), so the test measures the file
     weights_path, _ = checkpoints.paths(name, out)
-    built.model.load_weights(weights_path)
+    checkpoints.load_weights(built.model, weights_path, storage)
+    if pairs:
+        measured = evaluate_pairs(name, built, multimnist.test_pairs(data.test))
+        measured["pairs_seen"] = len(keeper.history) * len(data.train)
+    else:
+        measured = evaluate(name, built.model, data.test)
     record.update(
         epochs_run=len(keeper.history), history=keeper.history,
-        training_seconds=round(training_seconds, 1),
-        **evaluate(name, built.model, data.test),
+        training_seconds=round(training_seconds, 1), **measured,
     )
-    checkpoints.save(name, built.model, built.config, record, out)
+    checkpoints.save(name, built.model, built.config, record, out, storage)
     return record

@@ -6,6 +6,8 @@ output folder. Copy that folder here, then:
     python scripts/gpu_land.py runs/gpu                     # join, check, measure: a table
     python scripts/gpu_land.py runs/gpu --install capsnet-drawing cnn-drawing --remake \\
         --data path/to/mnist.npz                            # ship two runs, remake the rest
+    python scripts/gpu_land.py runs/gpu-mm --job multimnist --install multimnist-capsnet \\
+        multimnist-cnn --data path/to/mnist.npz             # the two-digit models
 
 It joins the parts, checks the archive's SHA-256 and every weights file's against the ones
 printed on the GPU machine, unpacks the runs beside the parts, and measures each run with
@@ -14,11 +16,16 @@ yardstick, beside the shipped weights. `--install` copies runs into `capsnet/wei
 records their measurements there (`train.py evaluate --record --drawn`); `--remake` then
 remakes what depends on the weights: the committed sample, the not-a-digit thresholds, and
 the robustness and routing reports (tens of minutes on a two-core CPU).
+
+With `--job multimnist` (what `scripts/gpu_run.sh --job multimnist` sent), each run is
+measured on the fixed 10,000 MultiMNIST test pairs instead (`train.py evaluate --task
+multimnist`), and `--install` records that measurement.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import shutil
 import subprocess
@@ -29,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from capsnet import checkpoints, drawn  # noqa: E402
+from capsnet import checkpoints, drawn, multimnist  # noqa: E402
 from capsnet.data import DATA_HELP, load_test  # noqa: E402
 
 ARCHIVE = "weights.tar.gz"
@@ -83,6 +90,14 @@ def measure(name: str, folder, test, yardstick) -> dict:
                             for band, group in report["per_band"].items()}}
 
 
+def measure_pairs(name: str, folder, pairs: multimnist.Pairs) -> dict:
+    """A two-digit model's error on the MultiMNIST test pairs, on this machine."""
+    from capsnet.training import evaluate_pairs
+
+    built, _ = checkpoints.load(name, folder)
+    return evaluate_pairs(name, built, pairs)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -94,12 +109,21 @@ def main(argv=None) -> int:
     parser.add_argument("--install", nargs="+", default=(), metavar="RUN",
                         help="runs to ship, by name (one per model; with several folders, "
                              "FOLDER/RUN)")
+    parser.add_argument("--job", choices=("mnist", "multimnist"), default="mnist",
+                        help="what the GPU call trained: the MNIST models, or the two-digit "
+                             "ones (`scripts/gpu_run.sh --job multimnist`) (default: mnist)")
     parser.add_argument("--remake", action="store_true",
                         help="then remake the sample, the not-a-digit thresholds and the "
                              "robustness report for the shipped weights")
     args = parser.parse_args(argv)
 
-    test, yardstick = load_test(args.data), drawn.load(args.drawn)
+    pairs = args.job == "multimnist"
+    if pairs:
+        measure_run = functools.partial(measure_pairs,
+                                        pairs=multimnist.test_pairs(load_test(args.data)))
+    else:
+        measure_run = functools.partial(measure, test=load_test(args.data),
+                                        yardstick=drawn.load(args.drawn))
     runs = {}
     for folder in args.folders:
         summary = unpack(folder)
@@ -108,14 +132,18 @@ def main(argv=None) -> int:
             runs[key] = run
     rows = {}
     for key, run in runs.items():
+        gpu_keys = ("test_error", "reconstruction_error") if pairs else ("test_accuracy",
+                                                                         "drawn_accuracy")
         row = {"model": run.get("model"), "validation_accuracy": run.get("validation_accuracy"),
-               "gpu": {k: run.get(k) for k in ("test_accuracy", "drawn_accuracy")}}
+               "gpu": {k: run.get(k) for k in gpu_keys}}
         if "folder" in run:
-            row["here"] = measure(run["model"], run["folder"], test, yardstick)
+            row["here"] = measure_run(run["model"], run["folder"])
         rows[key] = row
-    for name in checkpoints.MODEL_NAMES:
-        rows[f"shipped/{name}"] = {"model": name,
-                                   "here": measure(name, None, test, yardstick)}
+    for name in checkpoints.PAIR_MODEL_NAMES if pairs else checkpoints.MODEL_NAMES:
+        try:
+            rows[f"shipped/{name}"] = {"model": name, "here": measure_run(name, None)}
+        except checkpoints.WeightsError as error:  # no two-digit weights shipped yet
+            rows[f"shipped/{name}"] = {"model": name, "missing": str(error)}
     print(json.dumps(rows, indent=2))
 
     for key in args.install:
@@ -124,11 +152,13 @@ def main(argv=None) -> int:
             raise LandingError(f"{key} came back without its weights.")
         for path in checkpoints.paths(run["model"], run["folder"]):
             shutil.copy2(path, checkpoints.WEIGHTS_DIR / path.name)
-        record = [sys.executable, "train.py", "evaluate", "--model", run["model"], "--record",
-                  "--drawn", str(args.drawn)] + (["--data", str(args.data)] if args.data else [])
+        task = (["--task", "multimnist"] if pairs else ["--drawn", str(args.drawn)])
+        record = [sys.executable, "train.py", "evaluate", "--model",
+                  checkpoints.kind(run["model"]), "--record", *task] + (
+            ["--data", str(args.data)] if args.data else [])
         subprocess.run(record, cwd=ROOT, check=True)
         print(f"shipped {key} as capsnet/weights/{run['model']}", file=sys.stderr)
-    if args.remake:
+    if args.remake and not pairs:
         data = ["--data", str(args.data)] if args.data else []
         for command in REMAKE:
             subprocess.run([sys.executable, *command, *data], cwd=ROOT, check=True)

@@ -61,9 +61,8 @@ RUNS = (
 DRY_RUN = {"train": 1000, "validation": 200, "test": 1000, "epochs": 1}
 
 
-def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def call_arguments(parser: argparse.ArgumentParser, dry_run_help: str) -> None:
+    """The flags of every GPU call: output and work folders, the data, deadlines, dry run."""
     parser.add_argument("--out", type=Path, default=Path(os.environ.get("OUT", "runs/gpu")),
                         help="output folder (default: $OUT, else runs/gpu)")
     parser.add_argument("--work", type=Path, default=Path("runs/gpu-work"),
@@ -71,6 +70,31 @@ def parse_args(argv=None) -> argparse.Namespace:
                              "runs/gpu-work)")
     parser.add_argument("--data", type=Path, default=ROOT / ".data" / "mnist.npz",
                         help="MNIST .npz (default: .data/mnist.npz, as carried to the GPU)")
+    parser.add_argument("--time-scale", type=float, default=1.0,
+                        help="multiplies every deadline (default: 1)")
+    parser.add_argument("--dry-run", action="store_true", help=dry_run_help)
+
+
+def call_data(args: argparse.Namespace, dry_run: dict):
+    """MNIST for a call, with the training default's validation split; for a dry run, only the
+    first `dry_run["train"]`, `["validation"]` and `["test"]` images. Makes the output folder."""
+    from capsnet.config import TrainConfig
+    from capsnet.data import load_mnist
+
+    args.out.mkdir(parents=True, exist_ok=True)
+    data = load_mnist(args.data, TrainConfig.validation_size, seed=TrainConfig.seed)
+    if args.dry_run:
+        for split, size in ((data.train, dry_run["train"]),
+                            (data.validation, dry_run["validation"]), (data.test, dry_run["test"])):
+            split.images, split.labels = split.images[:size], split.labels[:size]
+    return data
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    call_arguments(parser, f"{DRY_RUN['train']} training and {DRY_RUN['test']} test images, "
+                           "one epoch per run: the same steps on a CPU, in minutes")
     parser.add_argument("--drawn", type=Path, default=None,
                         help="the drawn-digit yardstick (default: the committed one)")
     parser.add_argument("--runs", nargs="+", choices=[run.name for run in RUNS],
@@ -78,11 +102,6 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--seed", type=int, default=None,
                         help="seed of the weights and the augmentation (default: the "
                              "training default; the validation split keeps its own seed)")
-    parser.add_argument("--time-scale", type=float, default=1.0,
-                        help="multiplies every deadline (default: 1)")
-    parser.add_argument("--dry-run", action="store_true",
-                        help=f"{DRY_RUN['train']} training and {DRY_RUN['test']} test images, "
-                             "one epoch per run: the same steps on a CPU, in minutes")
     return parser.parse_args(argv)
 
 
@@ -93,37 +112,10 @@ def main(argv=None) -> int:
 
     from capsnet import checkpoints, drawn
     from capsnet.config import CapsNetConfig, CNNConfig, TrainConfig
-    from capsnet.data import load_mnist
-    from capsnet.training import describe_device, evaluate_drawn, train
+    from capsnet.training import Deadline, describe_device, evaluate_drawn, train
 
-    class Deadline(keras.callbacks.Callback):
-        """Stops training after the epoch that would otherwise end past the deadline."""
-
-        def __init__(self, deadline: float):
-            super().__init__()
-            self.deadline = deadline
-            self.epoch_started = self.last_epoch = 0.0
-
-        def on_epoch_begin(self, epoch, logs=None):
-            self.epoch_started = time.monotonic()
-
-        def on_epoch_end(self, epoch, logs=None):
-            now = time.monotonic()
-            # the first epoch includes compilation: later ones are timed on their own
-            self.last_epoch = now - self.epoch_started if epoch else 0.0
-            if now + self.last_epoch > began + self.deadline:
-                self.model.stop_training = True
-
-    args.out.mkdir(parents=True, exist_ok=True)
-    data = load_mnist(args.data, TrainConfig.validation_size, seed=TrainConfig.seed)
+    data = call_data(args, DRY_RUN)
     yardstick = drawn.load(args.drawn) if args.drawn else drawn.load()
-    if args.dry_run:
-        data.train.images = data.train.images[:DRY_RUN["train"]]
-        data.train.labels = data.train.labels[:DRY_RUN["train"]]
-        data.validation.images = data.validation.images[:DRY_RUN["validation"]]
-        data.validation.labels = data.validation.labels[:DRY_RUN["validation"]]
-        data.test.images = data.test.images[:DRY_RUN["test"]]
-        data.test.labels = data.test.labels[:DRY_RUN["test"]]
     summary = {
         "backend": keras.backend.backend(), "keras_version": keras.__version__,
         "device": describe_device(), "dry_run": args.dry_run, "runs": {},
@@ -144,7 +136,7 @@ def main(argv=None) -> int:
         started = time.monotonic()
         record = train(run.model, data, config, folder, model_config,
                        jit_compile="auto" if args.dry_run else True, verbose=2,
-                       callbacks=[Deadline(deadline)])
+                       callbacks=[Deadline(began, deadline)])
         built, _ = checkpoints.load(run.model, folder)
         report = evaluate_drawn(run.model, built.model, yardstick)
         checkpoints.update_metrics(run.model, {"drawn": report}, folder)
@@ -169,19 +161,32 @@ def main(argv=None) -> int:
     capsnets = [name for name, run in done.items() if run["model"] == "capsnet"]
     best = max(capsnets, key=lambda name: done[name]["validation_accuracy"], default=None)
     summary["chosen_capsnet"] = best
-    archive = args.out / ARCHIVE
-    with tarfile.open(archive, "w:gz", compresslevel=6) as tar:
-        for name, run in done.items():
-            weights, metrics = checkpoints.paths(run["model"], args.work / name)
-            tar.add(metrics, arcname=f"{name}/{metrics.name}")
-            if run["model"] == "cnn" or name == best:
-                tar.add(weights, arcname=f"{name}/{weights.name}")
-    summary["archive"] = {"sha256": checkpoints.sha256(archive), "bytes": archive.stat().st_size,
-                          "parts": split(archive, PART_BYTES)}
+    members = []
+    for name, run in done.items():
+        weights, metrics = checkpoints.paths(run["model"], args.work / name)
+        members.append((metrics, f"{name}/{metrics.name}"))
+        if run["model"] == "cnn" or name == best:
+            members.append((weights, f"{name}/{weights.name}"))
+    summary["archive"] = pack(args.out / ARCHIVE, members)
     summary["seconds"] = round(time.monotonic() - began, 1)
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     print(json.dumps(summary), flush=True)
     return 0
+
+
+def pack(archive: Path, members: list[tuple[Path, str]]) -> dict:
+    """Packs files into a `.tar.gz` under the names given, cut into parts to come back.
+
+    Returns:
+        `{"sha256", "bytes", "parts"}` of the archive, for `scripts/gpu_land.py`.
+    """
+    from capsnet import checkpoints
+
+    with tarfile.open(archive, "w:gz", compresslevel=6) as tar:
+        for path, name in members:
+            tar.add(path, arcname=name)
+    return {"sha256": checkpoints.sha256(archive), "bytes": archive.stat().st_size,
+            "parts": split(archive, PART_BYTES)}
 
 
 def split(path: Path, part_bytes: int) -> list[str]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -19,6 +20,7 @@ from capsnet.samples import load_sample
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import gpu_land  # noqa: E402
+import gpu_multimnist  # noqa: E402
 import gpu_train  # noqa: E402
 
 TRAIN_IMAGES = 6300  # more than the 5,000 held out for validation
@@ -36,19 +38,25 @@ def stand_in(tmp_path_factory):
     return path
 
 
-def gpu_run(tmp_path, data, *args):
+def gpu_run(tmp_path, data, *args, job=None):
     env = {**os.environ, "OUT": str(tmp_path / "out"), "KERAS_BACKEND": "tensorflow"}
-    return subprocess.run(["bash", "scripts/gpu_run.sh", "--dry-run", "--data", str(data),
-                           "--work", str(tmp_path / "work"), *args],
+    chosen = ["--job", job] if job else []
+    return subprocess.run(["bash", "scripts/gpu_run.sh", *chosen, "--dry-run", "--data",
+                           str(data), "--work", str(tmp_path / "work"), *args],
                           cwd=ROOT, env=env, capture_output=True, text=True)
+
+
+def dry_run_output(tmp_path_factory, stand_in, job=None):
+    """A dry run's output folder and its process, which must have succeeded."""
+    folder = tmp_path_factory.mktemp(f"gpu-{job or 'mnist'}")
+    result = gpu_run(folder, stand_in, job=job)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return folder / "out", result
 
 
 @pytest.fixture(scope="module")
 def dry_run(tmp_path_factory, stand_in):
-    folder = tmp_path_factory.mktemp("gpu")
-    result = gpu_run(folder, stand_in)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    return folder / "out", result
+    return dry_run_output(tmp_path_factory, stand_in)
 
 
 @pytest.mark.slow
@@ -114,3 +122,58 @@ def test_the_runs_fit_the_gpu_call():
     deadlines = [run.deadline for run in gpu_train.RUNS]
     assert deadlines == sorted(deadlines) and deadlines[-1] <= 9 * 60 - 45
     assert gpu_train.RUNS[0].model == "capsnet" and gpu_train.RUNS[0].augment == "drawing"
+
+
+@pytest.fixture(scope="module")
+def multimnist_dry_run(tmp_path_factory, stand_in):
+    return dry_run_output(tmp_path_factory, stand_in, job="multimnist")
+
+
+@pytest.mark.slow
+def test_multimnist_dry_run_trains_both_models_on_as_many_pairs(multimnist_dry_run):
+    out, result = multimnist_dry_run
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["job"] == "multimnist" and summary["dry_run"]
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == summary
+    capsnet, cnn = (summary["runs"][run.name] for run in gpu_multimnist.RUNS)
+    assert capsnet["model"] == "multimnist_capsnet" and cnn["model"] == "multimnist_cnn"
+    assert capsnet["epochs_run"] == cnn["epochs_run"] == 1
+    training_digits = min(gpu_multimnist.DRY_RUN["train"], TRAIN_IMAGES - 5000)  # 5,000 held out
+    assert capsnet["pairs_seen"] == cnn["pairs_seen"] == training_digits
+    assert len(capsnet["reconstruction_error_per_digit"]) == 2
+    parts = summary["archive"]["parts"]
+    assert sorted(path.name for path in out.iterdir()) == sorted(
+        [*parts, "summary.json", "train.log"])
+    assert all((out / part).stat().st_size <= gpu_train.PART_BYTES for part in parts)
+
+
+@pytest.mark.slow
+def test_multimnist_land_checks_loads_and_measures_both_runs(multimnist_dry_run, tmp_path,
+                                                             stand_in, capsys):
+    out, _ = multimnist_dry_run
+    for path in out.iterdir():
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    summary = gpu_land.unpack(tmp_path)
+    for run in summary["runs"].values():  # float16 weights that match their checksum
+        _, metrics = checkpoints.load(run["model"], run["folder"])
+        assert metrics["weights_storage"] == "float16"
+        assert metrics["weights_sha256"] == run["weights_sha256"]
+    for path in tmp_path.glob("runs"):
+        shutil.rmtree(path)
+    assert gpu_land.main([str(tmp_path), "--job", "multimnist", "--data", str(stand_in)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    stand_in_test = len(load_sample().labels)
+    for run in gpu_multimnist.RUNS:
+        assert rows[run.name]["here"]["test_pairs"] == stand_in_test
+
+
+def test_an_unknown_job_is_refused(tmp_path, stand_in):
+    result = gpu_run(tmp_path, stand_in, job="imagenet")
+    assert result.returncode == 2 and "unknown job" in result.stderr
+
+
+def test_the_multimnist_runs_fit_the_gpu_call():
+    """The CapsNet first, then the CNN; the last deadline leaves time to pack within 9 min."""
+    deadlines = [run.deadline for run in gpu_multimnist.RUNS]
+    assert deadlines == sorted(deadlines) and deadlines[-1] <= 9 * 60 - 45
+    assert [run.model for run in gpu_multimnist.RUNS] == ["multimnist_capsnet", "multimnist_cnn"]

@@ -1,0 +1,112 @@
+"""The two-digit models (MultiMNIST, Section 6) behind one thread-safe object, for the page.
+
+The CapsNet names the two classes whose capsules are longest and redraws each digit from its
+own capsule with every other capsule masked out, which separates two overlapping digits; the
+CNN names its two highest sigmoid scores. Numpy in, numpy out.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+from capsnet import checkpoints
+from capsnet.config import M_MINUS, M_PLUS, PAIR_IMAGE_SIZE
+from capsnet.inference import CapsuleLab, image_batch
+from capsnet.multimnist import answers
+from capsnet.preprocess import preprocess_pair
+
+ONE_DIGIT_THRESHOLD = (M_PLUS + M_MINUS) / 2
+# 0.5: the margin loss (Eq. 4) pushes a present class's capsule above m+ = 0.9 and an absent
+# one's below m- = 0.1; halfway between the two targets is the decision boundary, so a second
+# capsule shorter than this says the second digit is absent
+CNN_ONE_DIGIT_THRESHOLD = 0.5  # a sigmoid score is the probability that its class is present
+
+
+@dataclass
+class TwoDigitAnalysis:
+    """Both models' reading of one 36x36 image of two overlapping digits.
+
+    Attributes:
+        image: the model input, float32 `(36, 36)` in [0, 1].
+        capsnet_lengths: DigitCaps lengths `(10,)`, each in [0, 1).
+        capsules: DigitCaps vectors `(10, 16)`.
+        capsnet_answers: the two classes with the longest capsules, longest first, `(2,)`.
+        reconstructions: `(2, 36, 36)`, each answer's digit redrawn from its own capsule
+            with the other capsules masked out, in the order of `capsnet_answers`.
+        cnn_scores: the CNN's independent sigmoid scores `(10,)`.
+        cnn_answers: the CNN's two highest-scoring classes, highest first, `(2,)`.
+    """
+
+    image: np.ndarray
+    capsnet_lengths: np.ndarray
+    capsules: np.ndarray
+    capsnet_answers: np.ndarray
+    reconstructions: np.ndarray
+    cnn_scores: np.ndarray
+    cnn_answers: np.ndarray
+
+    @property
+    def one_digit(self) -> bool:
+        """The CapsNet sees one digit only: its second capsule is shorter than
+        `ONE_DIGIT_THRESHOLD`."""
+        return bool(self.capsnet_lengths[self.capsnet_answers[1]] < ONE_DIGIT_THRESHOLD)
+
+    @property
+    def cnn_one_digit(self) -> bool:
+        """The CNN sees one digit only: its second score is below `CNN_ONE_DIGIT_THRESHOLD`."""
+        return bool(self.cnn_scores[self.cnn_answers[1]] < CNN_ONE_DIGIT_THRESHOLD)
+
+    @property
+    def agree(self) -> bool:
+        """Both models name the same two classes (in either order)."""
+        return set(self.capsnet_answers.tolist()) == set(self.cnn_answers.tolist())
+
+
+class TwoDigitLab(CapsuleLab):
+    """The two-digit CNN and CapsNet, loaded once and shared (see `CapsuleLab`, whose
+    `reconstruct(capsules, digit, pose=None)` redraws any class from its capsule: "is there a
+    3 in here?")."""
+
+    @classmethod
+    def load(cls, folder: str | os.PathLike | None = None) -> TwoDigitLab:
+        """Loads `multimnist_cnn` and `multimnist_capsnet` from the shipped weights (or
+        `folder`); raises `WeightsError`, saying how to train them, where they are missing."""
+        cnn, cnn_metrics = checkpoints.load("multimnist_cnn", folder)
+        capsnet, capsnet_metrics = checkpoints.load("multimnist_capsnet", folder)
+        return cls(cnn, capsnet, {"multimnist_cnn": cnn_metrics,
+                                  "multimnist_capsnet": capsnet_metrics})
+
+    def analyze_batch(self, images: np.ndarray) -> list[TwoDigitAnalysis]:
+        """Both models on a stack of 36x36 images, `(n, 36, 36)` or `(n, 36, 36, 1)`."""
+        batch = image_batch(images, PAIR_IMAGE_SIZE)
+        with self._lock:
+            scores = np.asarray(self.cnn.model.predict_on_batch(batch))
+            outputs = self.capsnet.model.predict_on_batch(batch)
+        lengths, capsules = np.asarray(outputs["lengths"]), np.asarray(outputs["capsules"])
+        capsnet_answers, cnn_answers = answers(lengths), answers(scores)
+        # each answer's reconstruction: (n * 2, 36, 36) in one batch, then (n, 2, 36, 36)
+        drawn = self.reconstruct_batch(np.repeat(capsules, 2, axis=0),
+                                       capsnet_answers.reshape(-1))
+        drawn = drawn.reshape(len(batch), 2, *drawn.shape[1:])
+        return [
+            TwoDigitAnalysis(image=batch[i, ..., 0], capsnet_lengths=lengths[i],
+                             capsules=capsules[i], capsnet_answers=capsnet_answers[i],
+                             reconstructions=drawn[i], cnn_scores=scores[i],
+                             cnn_answers=cnn_answers[i])
+            for i in range(len(batch))
+        ]
+
+    def analyze(self, image: np.ndarray) -> TwoDigitAnalysis:
+        """Both models on one 36x36 image."""
+        return self.analyze_batch(image)[0]
+
+    def analyze_drawing(self, drawing, ink: str = "auto") -> TwoDigitAnalysis:
+        """Preprocesses a drawing of two overlapping digits (`preprocess_pair`) and analyses it.
+
+        Raises:
+            NotADigit: nothing is drawn, or only a dot.
+        """
+        return self.analyze(preprocess_pair(drawing, ink).image)
