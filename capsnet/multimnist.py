@@ -87,6 +87,16 @@ def partners(labels: np.ndarray, count: int, rng: np.random.Generator) -> np.nda
     return np.stack([first, second], axis=1)
 
 
+def place(digit: np.ndarray, shift=(0, 0)) -> np.ndarray:
+    """A 28x28 digit (`(28, 28)` or `(28, 28, 1)`) on the 36x36 canvas, moved by `shift`
+    `(rows down, columns right)` from its middle; a shift of at most `PAD` pixels keeps the
+    whole 28x28 field on the canvas."""
+    top, left = PAD + int(shift[0]), PAD + int(shift[1])
+    canvas = np.zeros((PAIR_IMAGE_SIZE, PAIR_IMAGE_SIZE) + digit.shape[2:], "float32")
+    canvas[top:top + IMAGE_SIZE, left:left + IMAGE_SIZE] = digit
+    return canvas
+
+
 def make_pairs(split: Split, count: int, seed: int,
                max_shift: int = PAIR_MAX_SHIFT) -> Pairs:
     """`count` overlaid pairs from a split's digits, deterministic for a seed.
@@ -105,10 +115,7 @@ def make_pairs(split: Split, count: int, seed: int,
     digits = np.zeros((count, DIGITS, PAIR_IMAGE_SIZE, PAIR_IMAGE_SIZE, 1), "float32")
     for n in range(count):
         for k in range(DIGITS):
-            # a shift of at most PAD pixels keeps the whole 28x28 field on the canvas
-            top, left = PAD + shifts[n, k, 0], PAD + shifts[n, k, 1]
-            digits[n, k, top:top + IMAGE_SIZE, left:left + IMAGE_SIZE] = split.images[
-                index[n, k]]
+            digits[n, k] = place(split.images[index[n, k]], shifts[n, k])
     overlays = np.minimum(digits[:, 0] + digits[:, 1], 1.0)  # the sum, clipped at full ink
     return Pairs(overlays, split.labels[index].astype("int64"), digits,
                  shifts.astype("int64"), index.astype("int64"))

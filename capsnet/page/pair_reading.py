@@ -14,18 +14,15 @@ the page does not need them.
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 import streamlit as st
-from PIL import Image
 
 from capsnet import checkpoints
-from capsnet.config import IMAGE_SIZE, NUM_CLASSES, PAIR_IMAGE_SIZE, PAIR_PAD
+from capsnet.config import NUM_CLASSES, PAIR_IMAGE_SIZE
 from capsnet.data import Split
 from capsnet.images import ImageError, load_image
-from capsnet.multimnist import make_pairs
-from capsnet.page import charts, inputs, state
+from capsnet.multimnist import make_pairs, place
+from capsnet.page import charts, display, inputs, state
 from capsnet.page.display import PLOT_CONFIG
 from capsnet.page.inputs import PageInput
 from capsnet.page.resources import ANALYSIS_CACHE
@@ -37,8 +34,6 @@ MODES = ("One digit", "Two digits")
 TWO_DIGITS = MODES[1]
 TEST_PAIRS = 200  # test pairs made from the committed sample's digits, in a fixed order
 TEST_PAIR_SEED = 0
-COLOURS = np.array([[1.0, 0.25, 0.25], [0.2, 0.85, 0.35]])  # Figure 5's red and green
-BACKDROP = 0.35  # the input's grey level under the two reconstructions
 SCALE = 6  # display pixels per model-input pixel: 36 -> 216
 LOADING = "Loading the two-digit models..."
 GUIDANCE = ("Draw two digits from 0 to 9 on top of each other on the black square, as in "
@@ -103,13 +98,6 @@ def next_test_pair() -> None:
     st.session_state["pair_index"] = (st.session_state.get("pair_index", -1) + 1) % TEST_PAIRS
 
 
-def pad(digit: np.ndarray) -> np.ndarray:
-    """A 28x28 MNIST digit in the middle of a 36x36 canvas, as one digit of a pair."""
-    canvas = np.zeros((PAIR_IMAGE_SIZE, PAIR_IMAGE_SIZE), dtype="float32")
-    canvas[PAIR_PAD:PAIR_PAD + IMAGE_SIZE, PAIR_PAD:PAIR_PAD + IMAGE_SIZE] = digit / 255.0
-    return canvas
-
-
 @st.cache_data(max_entries=ANALYSIS_CACHE, show_spinner=False)
 def upload_pair_input(data: bytes) -> np.ndarray:
     return preprocess_pair(load_image(data, max_bytes=inputs.upload_limit())).image
@@ -136,7 +124,7 @@ def model_input(page_input: PageInput) -> np.ndarray:
     if page_input.origin == "pair":
         return page_input.pixels
     if page_input.origin == "gallery":
-        return pad(page_input.pixels)
+        return place(page_input.pixels / 255.0)  # a test digit alone, in the middle
     if page_input.origin == "upload":
         return upload_pair_input(page_input.pixels)
     return preprocess_pair(page_input.pixels, ink="light").image
@@ -146,19 +134,7 @@ def model_input(page_input: PageInput) -> np.ndarray:
 
 
 def enlarged(image: np.ndarray) -> bytes:
-    """A grey `(H, W)` or colour `(H, W, 3)` image in [0, 1], enlarged without blurring, as
-    PNG."""
-    pixels = np.round(np.clip(image, 0.0, 1.0) * 255).astype("uint8")
-    pixels = pixels.repeat(SCALE, axis=0).repeat(SCALE, axis=1)
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
-def overlay(image: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
-    """The input in grey with each reconstruction over it in its own colour, `(H, W, 3)`."""
-    colour = np.einsum("khw,kc->hwc", np.clip(reconstructions, 0.0, 1.0), COLOURS)
-    return np.clip(BACKDROP * image[..., None] + colour, 0.0, 1.0)
+    return display.enlarged(image, SCALE)
 
 
 def input_panel(page_input: PageInput | None) -> np.ndarray | None:
@@ -176,13 +152,12 @@ def input_panel(page_input: PageInput | None) -> np.ndarray | None:
             st.info(str(error), icon=":material/draw:")
     if image is not None:
         st.image(enlarged(image), caption=page_input.description)
-    left, right = st.columns(2)
-    left.button("Load a test pair", on_click=next_test_pair, icon=":material/layers:",
-                width="stretch", help="Two MNIST test digits of different classes, shifted "
-                                      "and overlaid as in MultiMNIST.")
+    st.button("Load a test pair" if page_input is None or page_input.origin != "pair"
+              else "Next test pair", on_click=next_test_pair, icon=":material/layers:",
+              help="Two MNIST test digits of different classes, each shifted by up to 4 "
+                   "pixels and overlaid, as in MultiMNIST.")
     if page_input is not None and page_input.origin in ("pair", "gallery", "upload"):
-        right.button("Back to my drawing", on_click=state.back_to_drawing,
-                     icon=":material/undo:", width="stretch")
+        st.button("Back to my drawing", on_click=state.back_to_drawing, icon=":material/undo:")
     return image
 
 
@@ -222,7 +197,7 @@ def separation(folder: str, analysis: TwoDigitAnalysis) -> None:
     st.subheader("Each digit redrawn from its own capsule")
     first, second = analysis.capsnet_answers
     together, alone_first, alone_second, asked = st.columns(4)
-    together.image(enlarged(overlay(analysis.image, analysis.reconstructions)),
+    together.image(enlarged(display.overlay(analysis.image, analysis.reconstructions)),
                    caption=f"Over the input: the {first} in red, the {second} in green")
     alone_first.image(enlarged(analysis.reconstructions[0]), caption=f"The {first} capsule alone")
     alone_second.image(enlarged(analysis.reconstructions[1]),
