@@ -35,7 +35,10 @@ if not CHROMIUM.is_file():
 
 from playwright.sync_api import expect  # noqa: E402
 
+from capsnet import checkpoints  # noqa: E402
+
 DIGITS = tuple("0123456789")  # what an answer may be
+TRAINED_PAIRS = 0.9  # two-digit test accuracy (both named) above which a clear pair is read
 TESTED_DIGITS = (1, 7, 0, 3)  # single strokes unlike any other digit
 UPLOAD = '[data-testid="stFileUploader"]'
 
@@ -104,3 +107,27 @@ def test_on_a_phone_the_answers_come_right_after_the_canvas(browser, server, tra
         assert phone.locator(".st-key-model_input").bounding_box()["y"] >= answers_end
     finally:
         phone.close()
+
+
+def test_two_digit_mode_reads_two_overlapping_strokes(page, weights_folder):
+    """Two digits drawn over each other with the mouse: with trained two-digit weights the
+    CapsNet names both and redraws each in its own colour; without them, the mode says how
+    to train them and still shows the model input."""
+    page.get_by_text("Two digits", exact=True).click()
+    expect(page.get_by_text("Draw two digits, one over the other")).to_be_visible()
+    size = canvas_size(page)
+    draw(page, digit_stroke(1, size, shift=(-0.12 * size, 0)))
+    draw(page, digit_stroke(0, size, scale=0.8, shift=(0.08 * size, 0)))
+    expect(page.get_by_text("as MultiMNIST would have it")).to_be_visible()
+    try:
+        accuracy = checkpoints.read_metrics("multimnist_capsnet",
+                                            weights_folder).get("test_accuracy", 0.0)
+    except checkpoints.WeightsError:
+        expect(page.get_by_text("two-digit models are not in place")).to_be_visible()
+        expect(page.locator(ANSWER)).to_have_count(0)
+        return
+    read = answers(page)
+    expect(page.get_by_text("Each digit redrawn from its own capsule")).to_be_visible()
+    if accuracy >= TRAINED_PAIRS:
+        assert set(read["CapsNet"].split(" and ")) == {"0", "1"}, read
+        expect(page.get_by_text("Over the input: the")).to_contain_text("in red")
