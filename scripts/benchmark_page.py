@@ -89,8 +89,6 @@ from page_driver import (  # noqa: E402
 )
 
 from capsnet import checkpoints  # noqa: E402
-from capsnet.inference import POSE_RANGE  # noqa: E402
-from capsnet.page.views.pose import POSE_SLIDER_STEP as POSE_STEP  # noqa: E402
 
 STARTS = 3
 DRAWINGS = 200
@@ -226,6 +224,8 @@ def pose_drags(page, count: int) -> tuple[list[float], list[float], list[float],
         slider.scroll_into_view_if_needed()
         box = slider.bounding_box()
         middle, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        span, step = (float(slider.get_attribute("max")) - float(slider.get_attribute("min")),
+                      float(slider.get_attribute("step")))
         panel.evaluate("panel => panel.stats.latencies.splice(0)")  # the page keeps the last 1000
         before = panel.evaluate(STATS)
         mark = page.runs.mark()
@@ -234,7 +234,7 @@ def pose_drags(page, count: int) -> tuple[list[float], list[float], list[float],
         began, x = time.perf_counter(), middle
         for leg in DRAG_LEGS:
             end = middle + leg * box["width"]
-            steps = round(abs(end - x) / box["width"] * 2 * POSE_RANGE / POSE_STEP)
+            steps = round(abs(end - x) / box["width"] * span / step)
             page.mouse.move(end, y, steps=steps)
             x = end
         seconds = time.perf_counter() - began
