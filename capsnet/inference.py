@@ -112,7 +112,8 @@ class CapsuleLab:
 
     def decoder_layers(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """The decoder's dense layers as `(kernel (inputs, units), bias (units,))` pairs, in
-        order: the masked 160-vector -> 512 ReLU -> 1024 ReLU -> 784 sigmoid (Figure 2)."""
+        order: the masked 160-vector -> 512 ReLU -> 1024 ReLU -> the image's pixels, sigmoid
+        (Figure 2: 784 for one digit)."""
         decoder = self.capsnet.reconstructor.get_layer("decoder")
         return [tuple(layer.get_weights()) for layer in decoder.layers if layer.weights]
 

@@ -108,7 +108,9 @@ export default function (component) {
     // The server-side sliders stay on the page until the browser reports the weights.
     const root = component.parentElement;
     root.querySelector(".live-pose")?.remove();
-    if (!root.querySelector(".status")) root.insertAdjacentHTML("afterbegin", '<p class="status"></p>');
+    if (!root.querySelector(".status")) {
+      root.insertAdjacentHTML("afterbegin", '<p class="status"></p>');
+    }
     root.querySelector(".status").textContent =
       `The decoder could not start in this browser (${error}).`;
     console.error("live pose:", error);
@@ -127,7 +129,7 @@ function mount({ data, parentElement, setStateValue }) {
   if (fresh) panel = build(parentElement, data);
   const view = panel.view ??
     (panel.view = { stats: { inputs: 0, frames: 0, latencies: [] }, released: 0 });
-  Object.assign(view, { layers, data, capsule: data.capsule, digit: data.digit });
+  Object.assign(view, { layers, capsule: data.capsule, digit: data.digit });
 
   const canvas = panel.querySelector("canvas");
   const inputs = [...panel.querySelectorAll("input")];
@@ -148,8 +150,6 @@ function mount({ data, parentElement, setStateValue }) {
       pixels.data[4 * i + 3] = 255;
     }
     context.putImageData(pixels, 0, 0);
-    canvas.reconstruction = image; // what was drawn, before rounding to 8 bits
-    return image;
   };
 
   if (fresh) {
@@ -178,7 +178,8 @@ function mount({ data, parentElement, setStateValue }) {
       });
     });
     // For tests and the benchmark: decode any capsule with the weights the page holds.
-    panel.decode = (capsule, digit, values) => Array.from(decode(view.layers, capsule, digit, values));
+    panel.decode = (capsule, digit, values) =>
+      Array.from(decode(view.layers, capsule, digit, values));
     panel.stats = view.stats;
   }
 
