@@ -20,7 +20,6 @@ def main() -> None:
     st.set_page_config(page_title="CapsNet lab", page_icon=":material/draw:", layout="wide")
     state.init_state()
     folder = resources.weights_folder()
-    resources.start_loading(folder)  # on a thread of its own: the page is drawn meanwhile
     sample = resources.sample_digits()
     stroke_width = sidebar.controls(sample)
 

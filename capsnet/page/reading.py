@@ -16,7 +16,12 @@ import streamlit as st
 from capsnet import novelty
 from capsnet.inference import Analysis
 from capsnet.page import inputs, pair_reading, state, views
-from capsnet.page.resources import analyse, lab_or_stop, novelty_thresholds
+from capsnet.page.resources import (
+    analyse,
+    lab_or_stop,
+    novelty_thresholds,
+    start_loading,
+)
 from capsnet.samples import Sample
 
 COLUMNS = (1.1, 1, 1.2)  # the canvas, the model input, the answers
@@ -96,6 +101,7 @@ def render(folder: str, sample: Sample, stroke_width: int) -> None:
                 st.subheader("Draw two digits, one over the other" if two_digits
                              else "Draw a digit")
                 drawing = inputs.drawing_canvas(stroke_width)
+                start_loading(folder)  # now that the canvas is on its way (see start_loading)
                 st.caption("Undo, redo and clear are in the canvas's toolbar.")
             uploading = st.container(key="uploading")
             with uploading:
