@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -195,15 +196,12 @@ def model_input(page_input: PageInput) -> np.ndarray:
     return preprocess(page_input.pixels, ink="light").image  # the canvas's ink is white
 
 
-def input_panel(page_input: PageInput | None) -> np.ndarray | None:
-    """What the models see, enlarged; that image, or None (with guidance) if nothing to read."""
-    st.subheader("Model input")
-    if page_input is None:
-        st.info(GUIDANCE, icon=":material/draw:")
-        return None
-    image = None
+def read_or_explain(page_input: PageInput,
+                    convert: Callable[[PageInput], np.ndarray]) -> np.ndarray | None:
+    """`convert(page_input)`, the model input; or None, after saying on the page why there is
+    none (an upload that is not an image, or no digit to read)."""
     try:
-        image = model_input(page_input)
+        return convert(page_input)
     except ImageError as error:
         st.error(f"The upload cannot be read. {error}", icon=":material/broken_image:")
     except NotADigit as error:
@@ -211,6 +209,16 @@ def input_panel(page_input: PageInput | None) -> np.ndarray | None:
             st.warning(f"The upload shows no digit to read. {error}", icon=":material/draw:")
         else:
             st.info(str(error), icon=":material/draw:")
+    return None
+
+
+def input_panel(page_input: PageInput | None) -> np.ndarray | None:
+    """What the models see, enlarged; that image, or None (with guidance) if nothing to read."""
+    st.subheader("Model input")
+    if page_input is None:
+        st.info(GUIDANCE, icon=":material/draw:")
+        return None
+    image = read_or_explain(page_input, model_input)
     if image is not None:
         st.plotly_chart(charts.image_figure(image), key="model_input", config=PLOT_CONFIG)
         st.caption(page_input.description)

@@ -20,13 +20,13 @@ import streamlit as st
 from capsnet import checkpoints
 from capsnet.config import NUM_CLASSES, PAIR_IMAGE_SIZE
 from capsnet.data import Split
-from capsnet.images import ImageError, load_image
+from capsnet.images import load_image
 from capsnet.multimnist import make_pairs, place
 from capsnet.page import charts, display, inputs, state
 from capsnet.page.display import PLOT_CONFIG
 from capsnet.page.inputs import PageInput
 from capsnet.page.resources import ANALYSIS_CACHE
-from capsnet.preprocess import NotADigit, preprocess_pair
+from capsnet.preprocess import preprocess_pair
 from capsnet.samples import Sample
 from capsnet.two_digits import ONE_DIGIT_THRESHOLD, TwoDigitAnalysis, TwoDigitLab
 
@@ -87,7 +87,7 @@ def reconstruct(folder: str, capsules: np.ndarray, digit: int) -> np.ndarray:
 
 
 @st.cache_resource(show_spinner=False)
-def test_pairs(_sample: Sample, count: int = TEST_PAIRS, seed: int = TEST_PAIR_SEED):
+def sample_pairs(_sample: Sample, count: int = TEST_PAIRS, seed: int = TEST_PAIR_SEED):
     """MultiMNIST-style pairs of the committed sample's test digits (`make_pairs`)."""
     images = _sample.images.astype("float32")[..., None] / 255.0
     return make_pairs(Split(images, _sample.labels.astype("int64")), count, seed)
@@ -108,8 +108,8 @@ def pair_input(page_input: PageInput | None, sample: Sample) -> PageInput | None
     script injected an image; otherwise the one-digit mode's input, described anew."""
     if st.session_state["source"] == "pair" and st.session_state.get("injected_image") is None:
         index = st.session_state["pair_index"]
-        first, second = test_pairs(sample).labels[index]
-        return PageInput(test_pairs(sample).images[index, ..., 0], "pair",
+        first, second = sample_pairs(sample).labels[index]
+        return PageInput(sample_pairs(sample).images[index, ..., 0], "pair",
                          f"Test pair {index + 1} of {TEST_PAIRS}: a {first} and a {second}, "
                          "MNIST test digits each shifted by up to 4 pixels and overlaid, as "
                          "in MultiMNIST.")
@@ -144,12 +144,7 @@ def input_panel(page_input: PageInput | None) -> np.ndarray | None:
     if page_input is None:
         st.info(GUIDANCE, icon=":material/draw:")
     else:
-        try:
-            image = model_input(page_input)
-        except ImageError as error:
-            st.error(f"The upload cannot be read. {error}", icon=":material/broken_image:")
-        except NotADigit as error:
-            st.info(str(error), icon=":material/draw:")
+        image = inputs.read_or_explain(page_input, model_input)
     if image is not None:
         st.image(enlarged(image), caption=page_input.description)
     st.button("Load a test pair" if page_input is None or page_input.origin != "pair"

@@ -12,7 +12,7 @@ Session state the page reads, so that a script or a test can drive it (set a key
         drawing meanwhile.
     upload: the file uploader's file (a Streamlit `UploadedFile`, or None).
     gallery_index: position, in the committed MNIST sample, of the test digit loaded.
-    pair_index: which test pair of the two-digit mode is loaded (`pair_reading.test_pairs`).
+    pair_index: which test pair of the two-digit mode is loaded (`pair_reading.sample_pairs`).
     pair_asked: the class whose capsule the two-digit mode redraws on request.
     view: the label of the open tab; only the open view runs.
     recon_digit: the class whose capsule the decoder reconstructs (reset to the CapsNet's
