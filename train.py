@@ -21,6 +21,7 @@ from capsnet import checkpoints, drawn, quiet
 from capsnet.config import (
     AUGMENTATIONS,
     PAIR_MAX_SHIFT,
+    PRECISIONS,
     CapsNetConfig,
     TrainConfig,
 )
@@ -88,6 +89,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     train.add_argument("--init", type=Path, default=None,
                        help="weights folder to continue training from, e.g. capsnet/weights "
                             "(default: a fresh initialisation)")
+    train.add_argument("--warm-start", type=Path, default=None, metavar="FOLDER",
+                       help="multimnist: take the first weights from the one-digit models in "
+                            "this folder, e.g. capsnet/weights (layers copied, DigitCaps and "
+                            "the decoder's output mapped to the larger canvas; default: a "
+                            "fresh initialisation, as in the paper)")
+    train.add_argument("--resume", action="store_true",
+                       help="go on from the run already in --out: its best weights, its "
+                            "learning-rate schedule, its count of examples seen and its best "
+                            "validation score (a new run where --out holds none)")
+    train.add_argument("--epoch-size", type=int, default=None,
+                       help="examples per epoch, one log line and one validation each "
+                            "(default: one pass over the training images); the learning "
+                            "rate still decays once per pass")
+    train.add_argument("--precision", choices=("auto", *PRECISIONS), default="float32",
+                       help="'mixed_bfloat16' computes in bfloat16 with float32 weights, "
+                            "faster only on CPUs with AVX-512 BF16 or AMX and on GPUs; "
+                            "'auto' picks it where the CPU has them (default: float32)")
+    train.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
+                       help="stop after the epoch that would otherwise end past this many "
+                            "minutes (default: no limit)")
     train.add_argument("--verbose", type=int, choices=(0, 1, 2), default=1,
                        help="0 silent, 1 progress bar, 2 one line per epoch (default: 1)")
 
@@ -115,9 +136,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run_train(args: argparse.Namespace) -> None:
+    import time
+
     import keras
 
-    from capsnet.training import default_config, train
+    from capsnet.training import Deadline, cpu_has_bfloat16, default_config, train
 
     pairs = args.task == "multimnist"
     max_shift = args.max_shift if args.max_shift is not None else (
@@ -126,8 +149,14 @@ def run_train(args: argparse.Namespace) -> None:
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
         lr_decay=args.lr_decay, max_shift=max_shift,
         augment="shift" if pairs else args.augment,
-        validation_size=args.validation_size, seed=args.seed,
+        validation_size=args.validation_size, seed=args.seed, epoch_size=args.epoch_size,
+        precision=("mixed_bfloat16" if cpu_has_bfloat16() else "float32")
+        if args.precision == "auto" else args.precision,
     )
+    if args.warm_start is not None and not pairs:
+        raise DataError("--warm-start is for --task multimnist: the one-digit models are the "
+                        "ones it starts from.")
+    began = time.monotonic()
     data = load_mnist(args.data, train_config.validation_size, seed=train_config.seed)
     if args.limit:
         data.train.images = data.train.images[:args.limit]
@@ -140,8 +169,10 @@ def run_train(args: argparse.Namespace) -> None:
         config = default_config(name)
         if checkpoints.kind(name) == "capsnet":
             config = dataclasses.replace(config, routings=args.routings)
+        deadline = [Deadline(began, 60 * args.time_limit)] if args.time_limit else []
         record = train(name, data, train_config, args.out, config, jit_compile=jit,
-                       verbose=args.verbose, init=args.init)
+                       verbose=args.verbose, init=args.init, callbacks=deadline,
+                       warm_start=args.warm_start, resume=args.resume)
         print(f"{name}: test accuracy {record['test_accuracy']:.4f} "
               f"({record['test_errors']} errors), best epoch {record['best_epoch']} of "
               f"{record['epochs_run']}, {record['training_seconds']:.0f} s on "

@@ -90,17 +90,20 @@ def read_metrics(name: str, folder: str | os.PathLike | None = None) -> dict:
 
 
 def training_totals(metrics: dict) -> dict:
-    """Epochs and seconds of training behind a set of weights, counting the earlier runs that
-    a `train --init` run went on from (`metrics["init"]` holds their totals).
+    """Epochs, seconds and examples (images, or pairs for a two-digit model) of training
+    behind a set of weights, counting the earlier runs that a `train --init` or `--resume` run
+    went on from (`metrics["init"]` holds their totals).
 
     Returns:
-        `{"epochs_run": int | None, "training_seconds": float | None}`; None where the
-        metrics do not record it.
+        `{"epochs_run": int | None, "training_seconds": float | None,
+        "examples_seen": int | None}`; None where the metrics do not record it.
     """
     earlier = metrics.get("init") or {}
+    this_run = {**metrics, "examples_seen": metrics.get("pairs_seen",
+                                                        metrics.get("images_seen"))}
     totals = {}
-    for key in ("epochs_run", "training_seconds"):
-        value = metrics.get(key)
+    for key in ("epochs_run", "training_seconds", "examples_seen"):
+        value = this_run.get(key)
         totals[key] = None if value is None else value + (earlier.get(key) or 0)
     return totals
 

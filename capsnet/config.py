@@ -138,6 +138,7 @@ class DrawingAugment:
         return dataclasses.asdict(self)
 
 
+PRECISIONS = ("float32", "mixed_bfloat16")  # Keras dtype policies for training
 AUGMENTATIONS = ("drawing", "shift")  # the recipe for drawings, and the paper's shifts alone
 
 
@@ -154,11 +155,20 @@ class TrainConfig:
     drawing: DrawingAugment = dataclasses.field(default_factory=DrawingAugment)
     validation_size: int = 5000  # carved from the training set; the test set chooses nothing
     seed: int = 1
+    epoch_size: int | None = None  # examples per epoch (one log line, one validation); None:
+    # one pass over the training images. The learning rate decays once per pass either way.
+    precision: str = "float32"  # or "mixed_bfloat16": bfloat16 compute, float32 weights
 
     def __post_init__(self):
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}. "
                              f"Received: augment={self.augment!r}")
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}. "
+                             f"Received: precision={self.precision!r}")
+        if self.epoch_size is not None and self.epoch_size < self.batch_size:
+            raise ValueError("epoch_size must be at least one batch. "
+                             f"Received: epoch_size={self.epoch_size}")
 
     def to_dict(self) -> dict:
         """The settings as JSON-able values; the drawing augmentation only where it is used."""

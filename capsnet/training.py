@@ -20,6 +20,7 @@ from capsnet import checkpoints, drawn, multimnist
 from capsnet.config import NUM_CLASSES, CapsNetConfig, CNNConfig, TrainConfig
 from capsnet.data import MNIST, Split, to_model_input
 from capsnet.models import build_capsnet, build_cnn
+from capsnet.warm_start import warm_start as warm_start_weights
 
 EVAL_BATCH = 500  # images per forward pass when scoring a whole split
 
@@ -222,17 +223,35 @@ class KeepBest(keras.callbacks.Callback):
             self.save(self)
 
 
-def _optimizer(train_config: TrainConfig, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    # Exponential decay once per epoch, as in the paper's code.
-    schedule = keras.optimizers.schedules.ExponentialDecay(
-        train_config.learning_rate, decay_steps=steps_per_epoch,
-        decay_rate=train_config.lr_decay, staircase=True,
-    )
+@keras.saving.register_keras_serializable(package="capsnet")
+class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """`initial * rate ** floor((step + offset) / decay_steps)`: exponential decay once per
+    pass over the training set, as in the paper's code, from `offset` steps already taken (a
+    resumed run goes on where the last one stopped)."""
+
+    def __init__(self, initial: float, decay_steps: int, rate: float, offset: int = 0):
+        self.initial, self.decay_steps, self.rate, self.offset = (
+            float(initial), int(decay_steps), float(rate), int(offset))
+
+    def __call__(self, step):
+        passes = keras.ops.floor((keras.ops.cast(step, "float32") + self.offset)
+                                 / self.decay_steps)
+        return self.initial * keras.ops.power(self.rate, passes)
+
+    def get_config(self):
+        return {"initial": self.initial, "decay_steps": self.decay_steps, "rate": self.rate,
+                "offset": self.offset}
+
+
+def _optimizer(train_config: TrainConfig, steps_per_pass: int,
+               steps_done: int = 0) -> keras.optimizers.Optimizer:
+    schedule = StepDecay(train_config.learning_rate, steps_per_pass, train_config.lr_decay,
+                         offset=steps_done)
     return keras.optimizers.Adam(schedule)
 
 
 def compile_trainer(name: str, built, train_config: TrainConfig, steps_per_epoch: int,
-                    jit_compile="auto") -> None:
+                    jit_compile="auto", steps_done: int = 0) -> None:
     """Compiles a model's trainer for `fit`: Adam with per-epoch decay, and the model's loss.
 
     Args:
@@ -240,8 +259,10 @@ def compile_trainer(name: str, built, train_config: TrainConfig, steps_per_epoch
             trainers bring their own losses and are measured on both digits of a pair.
         built: the `CapsNet` or `CNN` from `capsnet.models` whose trainer is compiled.
         train_config: the learning rate and its decay.
-        steps_per_epoch: optimizer steps between two decays of the learning rate.
+        steps_per_epoch: optimizer steps between two decays of the learning rate (one pass
+            over the training set).
         jit_compile: passed to `keras.Model.compile`.
+        steps_done: optimizer steps of earlier runs that this one goes on from.
     """
     pairs = name in checkpoints.PAIR_MODEL_NAMES
     # CapsNetTrainer.compute_loss adds margin and weighted reconstruction losses itself, and
@@ -250,7 +271,7 @@ def compile_trainer(name: str, built, train_config: TrainConfig, steps_per_epoch
     accuracy = (PairAccuracy() if pairs
                 else keras.metrics.CategoricalAccuracy(name="accuracy"))
     built.trainer.compile(
-        optimizer=_optimizer(train_config, steps_per_epoch),
+        optimizer=_optimizer(train_config, steps_per_epoch, steps_done),
         loss=loss,
         metrics=[accuracy],
         jit_compile=jit_compile,
@@ -264,16 +285,39 @@ def default_config(name: str) -> CapsNetConfig | CNNConfig:
     return config.for_pairs() if name in checkpoints.PAIR_MODEL_NAMES else config()
 
 
+def cpu_has_bfloat16() -> bool:
+    """Whether the CPU computes in bfloat16 natively (AVX-512 BF16 or AMX), where oneDNN
+    makes `mixed_bfloat16` faster than float32; elsewhere bfloat16 is emulated and slower."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text().split()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resumable(name: str, out: str | Path) -> dict | None:
+    """The metrics of a run in `out` that `train(..., resume=True)` can go on from, or None
+    where `out` holds none of `name`'s weights."""
+    weights_path, metrics_path = checkpoints.paths(name, out)
+    if not (weights_path.is_file() and metrics_path.is_file()):
+        return None
+    return checkpoints.read_metrics(name, out)
+
+
 def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
           model_config: CapsNetConfig | CNNConfig | None = None, jit_compile="auto",
           verbose: int | str = "auto", init: str | Path | None = None,
-          callbacks: list | None = None) -> dict:
+          callbacks: list | None = None, warm_start: str | Path | None = None,
+          resume: bool = False) -> dict:
     """Trains one model, keeps the weights best on validation, and measures them on test.
 
     A MultiMNIST model ("multimnist_capsnet", "multimnist_cnn") trains on pairs that its
     trainer makes from `data.train` in every step (`train_config.max_shift` is each digit's
     shift), keeps the epoch best on fixed pairs of `data.validation`, is measured on the fixed
     test pairs of `data.test` (`multimnist.test_pairs`), and is stored as float16.
+
+    The best weights so far are written at every improvement, so a run stopped at any point
+    leaves them in `out`; `resume=True` goes on from them.
 
     Args:
         name: "capsnet", "cnn", "multimnist_capsnet" or "multimnist_cnn".
@@ -282,22 +326,46 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
             goes on from those weights with a new optimizer); its model configuration is
             used and `model_config` is ignored.
         callbacks: more Keras callbacks for `fit` (for example, one that stops at a deadline).
+        warm_start: for a two-digit model, the one-digit weights folder to take its first
+            weights from (`capsnet.warm_start`) in place of a fresh initialisation.
+        resume: go on from the run already in `out`, if there is one: its weights, its
+            learning-rate schedule (the steps it took), its count of examples seen and its
+            best validation score, which a new epoch must beat to replace its weights. The
+            optimizer's moments start afresh. Without a run in `out`, a new run starts.
 
     Returns:
         The metrics record written beside the weights in `out`.
     """
     keras.utils.set_random_seed(train_config.seed)
     kind, pairs = checkpoints.kind(name), name in checkpoints.PAIR_MODEL_NAMES
+    if warm_start is not None and not pairs:
+        raise ValueError("warm_start is for the two-digit models. "
+                         f"Received: name={name!r}")
+    earlier_run = resumable(name, out) if resume else None
+    if earlier_run is not None:
+        init = out
     start = None
     if init is not None:
         start, earlier = checkpoints.load(name, init)
         model_config = start.config
     model_config = model_config or default_config(name)
-    steps_per_epoch = int(np.ceil(len(data.train) / train_config.batch_size))
+    steps_per_pass = int(np.ceil(len(data.train) / train_config.batch_size))
+    epoch_size = train_config.epoch_size or len(data.train)
+    steps_per_epoch = int(np.ceil(epoch_size / train_config.batch_size))
+    examples_per_epoch = min(epoch_size, steps_per_epoch * train_config.batch_size)
+    steps_done = 0
+    if earlier_run is not None:
+        seen = checkpoints.training_totals(earlier_run)["examples_seen"] or 0
+        steps_done = int(round(seen / train_config.batch_size))
     drawing = train_config.drawing if train_config.augment == "drawing" else None
     builder = build_capsnet if kind == "capsnet" else build_cnn
-    built = builder(model_config, train_config.max_shift, seed=train_config.seed,
-                    drawing=drawing)
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(train_config.precision)
+    try:
+        built = builder(model_config, train_config.max_shift, seed=train_config.seed,
+                        drawing=drawing)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)
     # Trainers that take labels as an input: the CapsNet masks with them, pairs are made
     # with them; `y` is then only what `fit` expects to be given.
     labelled = pairs or kind == "capsnet"
@@ -311,43 +379,63 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
     elif len(data.validation):
         validation = ([data.validation.images, data.validation.one_hot()] if labelled
                       else data.validation.images, data.validation.one_hot())
+    warmed = None
     if start is not None:
         built.model.set_weights(start.model.get_weights())
-    compile_trainer(name, built, train_config, steps_per_epoch, jit_compile)
+    elif warm_start is not None:
+        warmed = warm_start_weights(name, built, warm_start)
+    compile_trainer(name, built, train_config, steps_per_pass, jit_compile, steps_done)
 
     record = {
         "model": name,
         "parameters": int(built.model.count_params()),
         "train": train_config.to_dict(),
-        "train_images": len(data.train),  # for pairs: digits, and pairs made per epoch
+        "train_images": len(data.train),  # for pairs: digits, and pairs made per pass
         "validation_images": len(data.validation),
         "backend": keras.backend.backend(),
         "keras_version": keras.__version__,
         "device": describe_device(),
         "jit_compile": bool(built.trainer.jit_compile),  # False if a layer made Keras refuse
     }
+    if warmed is not None:
+        record["warm_start"] = warmed
     if start is not None:
         record["init"] = {
             **{key: earlier.get(key) for key in ("weights_sha256", "device",
-                                                 "validation_accuracy", "test_accuracy")},
+                                                 "validation_accuracy", "test_accuracy",
+                                                 "test_error")},
             **checkpoints.training_totals(earlier),
         }
+        if earlier_run is not None:
+            record["init"]["resumed"] = True
+            if "warm_start" in earlier:
+                record["warm_start"] = earlier["warm_start"]
 
     storage = "float16" if pairs else "float32"  # a two-digit CapsNet is 45 MB in float32
+    seen_key = "pairs_seen" if pairs else "images_seen"
+
+    def totals(epochs: int) -> dict:
+        # this run's count, and the total with the runs it went on from
+        this_run = {"epochs_run": epochs, seen_key: epochs * examples_per_epoch}
+        earlier_seen = (record.get("init") or {}).get("examples_seen") or 0
+        return {**this_run, f"{seen_key}_total": this_run[seen_key] + earlier_seen}
 
     def save(keeper: KeepBest) -> None:
         # Written at every improvement, so an interrupted run still leaves usable weights.
         record.update(
-            epochs_run=len(keeper.history), best_epoch=keeper.best_epoch,
+            **totals(len(keeper.history)), best_epoch=keeper.best_epoch,
             validation_accuracy=round(keeper.best, 6) if np.isfinite(keeper.best) else None,
             history=keeper.history,
         )
         checkpoints.save(name, built.model, built.config, record, out, storage)
 
     keeper = KeepBest(save)
+    if earlier_run is not None and same_validation(earlier_run, train_config, data):
+        keeper.best = earlier_run.get("validation_accuracy") or -np.inf  # to beat
     started = time.perf_counter()
     built.trainer.fit(
         x_train, y_train, batch_size=train_config.batch_size, epochs=train_config.epochs,
+        steps_per_epoch=steps_per_epoch if train_config.epoch_size else None,
         validation_data=validation, callbacks=[*measure, keeper, *(callbacks or [])],
         verbose=verbose, shuffle=True,
     )
@@ -356,17 +444,28 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
         keeper.best_epoch = len(keeper.history)
         save(keeper)
 
-    # the best epoch's weights as stored (float16 for pairs), so the test measures the file
+    # the best weights as stored (float16 for pairs), so the test measures the file
     weights_path, _ = checkpoints.paths(name, out)
-    checkpoints.load_weights(built.model, weights_path, storage)
+    if weights_path.is_file():
+        checkpoints.load_weights(built.model, weights_path, storage)
     if pairs:
         measured = evaluate_pairs(name, built, multimnist.test_pairs(data.test))
-        measured["pairs_seen"] = len(keeper.history) * len(data.train)
     else:
         measured = evaluate(name, built.model, data.test)
     record.update(
-        epochs_run=len(keeper.history), history=keeper.history,
+        **totals(len(keeper.history)), history=keeper.history,
+        best_epoch=keeper.best_epoch,
+        validation_accuracy=round(keeper.best, 6) if np.isfinite(keeper.best) else None,
         training_seconds=round(training_seconds, 1), **measured,
     )
     checkpoints.save(name, built.model, built.config, record, out, storage)
     return record
+
+
+def same_validation(metrics: dict, train_config: TrainConfig, data: MNIST) -> bool:
+    """Whether an earlier run chose its best weights on the same validation set as this one
+    (the same split of the same size from the same seed), so that its score can be beaten."""
+    earlier = metrics.get("train") or {}
+    return (earlier.get("validation_size") == train_config.validation_size
+            and earlier.get("seed") == train_config.seed
+            and metrics.get("validation_images") == len(data.validation))
