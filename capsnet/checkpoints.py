@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 
 from capsnet.config import CapsNetConfig, CNNConfig
+from capsnet.paths import WEIGHTS_ENV, shown, without_paths
 
 WEIGHTS_DIR = Path(__file__).parent / "weights"  # the weights shipped with the package
-WEIGHTS_ENV = "CAPSNET_WEIGHTS"  # environment variable naming another weights folder
 WEIGHTS_HELP = f"weights folder (default: ${WEIGHTS_ENV}, else the shipped capsnet/weights)"
 MODEL_NAMES = ("cnn", "capsnet")
 PAIR_PREFIX = "multimnist_"
@@ -78,14 +78,15 @@ def read_metrics(name: str, folder: str | os.PathLike | None = None) -> dict:
     _, metrics_path = paths(name, folder)
     if not metrics_path.is_file():
         raise WeightsError(
-            f"No {name} metrics file at {metrics_path}. "
-            + train_hint(name, metrics_path.parent)
+            f"No {name} metrics file at {shown(metrics_path)}. "
+            + train_hint(name, shown(metrics_path.parent))
         )
     try:
         return json.loads(metrics_path.read_text())
     except (OSError, ValueError) as error:
         raise WeightsError(
-            f"The {name} metrics file {metrics_path} is unreadable: {error}"
+            f"The {name} metrics file {shown(metrics_path)} is unreadable: "
+            f"{without_paths(str(error))}"
         ) from error
 
 
@@ -195,13 +196,13 @@ def load(name: str, folder: str | os.PathLike | None = None, verify: bool = True
     metrics = read_metrics(name, folder)
     if not weights_path.is_file():
         raise WeightsError(
-            f"No {name} weights at {weights_path}. "
-            + train_hint(name, weights_path.parent)
+            f"No {name} weights at {shown(weights_path)}. "
+            + train_hint(name, shown(weights_path.parent))
         )
     expected = metrics.get("weights_sha256")
     if verify and expected and sha256(weights_path) != expected:
         raise WeightsError(
-            f"The {name} weights file {weights_path} is damaged or not the one its metrics "
+            f"The {name} weights file {shown(weights_path)} is damaged or not the one its metrics "
             "describe (SHA-256 mismatch). Restore it (`git checkout -- "
             f"{weights_path.name}`, or `git lfs pull`) or retrain it."
         )
@@ -213,7 +214,7 @@ def load(name: str, folder: str | os.PathLike | None = None, verify: bool = True
         load_weights(built.model, weights_path, metrics.get("weights_storage", "float32"))
     except Exception as error:  # h5py, shape and layer-count errors all land here
         raise WeightsError(
-            f"The {name} weights file {weights_path} could not be loaded into the {name} "
-            f"architecture: {error}"
+            f"The {name} weights file {shown(weights_path)} could not be loaded into the "
+            f"{name} architecture: {without_paths(str(error))}"
         ) from error
     return built, metrics

@@ -7,6 +7,8 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+from capsnet.paths import shown, without_paths
+
 
 def load(path: str | os.PathLike, check: Callable[[dict], None],
          error: type[Exception], what: str) -> dict | None:
@@ -24,5 +26,6 @@ def load(path: str | os.PathLike, check: Callable[[dict], None],
         report = json.loads(path.read_text())
         check(report)
     except (OSError, ValueError, KeyError, TypeError) as problem:
-        raise error(f"The {what} {path} is unreadable: {problem}") from problem
+        raise error(f"The {what} {shown(path)} is unreadable: "
+                    f"{without_paths(str(problem))}") from problem
     return report

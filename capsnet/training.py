@@ -446,8 +446,7 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
 
     # the best weights as stored (float16 for pairs), so the test measures the file
     weights_path, _ = checkpoints.paths(name, out)
-    if weights_path.is_file():
-        checkpoints.load_weights(built.model, weights_path, storage)
+    checkpoints.load_weights(built.model, weights_path, storage)
     if pairs:
         measured = evaluate_pairs(name, built, multimnist.test_pairs(data.test))
     else:
@@ -458,8 +457,8 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
         validation_accuracy=round(keeper.best, 6) if np.isfinite(keeper.best) else None,
         training_seconds=round(training_seconds, 1), **measured,
     )
-    checkpoints.save(name, built.model, built.config, record, out, storage)
-    return record
+    # The weights file already holds the best weights: only their record grows.
+    return checkpoints.update_metrics(name, record, out)
 
 
 def same_validation(metrics: dict, train_config: TrainConfig, data: MNIST) -> bool:

@@ -92,8 +92,10 @@ def _capsnet(source, target) -> dict:
                     if layer.weights]
     target_dense = [layer for layer in target.model.get_layer("decoder").layers
                     if layer.weights]
-    for source_layer, target_layer in zip(source_dense[:-1], target_dense[:-1], strict=True):
-        _copy(source_layer, target_layer, copied)
+    for number, (source_layer, target_layer) in enumerate(
+            zip(source_dense[:-1], target_dense[:-1], strict=True), start=1):
+        target_layer.set_weights(source_layer.get_weights())
+        copied.append(f"decoder hidden layer {number}")
     target_dense[-1].set_weights(list(place_output_layer(*source_dense[-1].get_weights(),
                                                          target.config.image_size)))
     mapped.append(f"decoder output (the 28x28 field in the middle of "

@@ -139,11 +139,12 @@ def test_short_cnn_run_lowers_the_loss(tmp_path):
 
 
 def test_training_totals_count_the_runs_continued_from():
-    continued = {"epochs_run": 5, "training_seconds": 10.0,
-                 "init": {"epochs_run": 1, "training_seconds": 2.5}}
-    assert checkpoints.training_totals(continued) == {"epochs_run": 6, "training_seconds": 12.5}
-    assert checkpoints.training_totals({"epochs_run": 3}) == {"epochs_run": 3,
-                                                               "training_seconds": None}
+    continued = {"epochs_run": 5, "training_seconds": 10.0, "pairs_seen": 500,
+                 "init": {"epochs_run": 1, "training_seconds": 2.5, "examples_seen": 100}}
+    assert checkpoints.training_totals(continued) == {"epochs_run": 6, "training_seconds": 12.5,
+                                                      "examples_seen": 600}
+    assert checkpoints.training_totals({"epochs_run": 3, "images_seen": 30}) == {
+        "epochs_run": 3, "training_seconds": None, "examples_seen": 30}
 
 
 def test_evaluate_counts_errors():

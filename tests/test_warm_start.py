@@ -1,0 +1,199 @@
+"""Two-digit training on a CPU: the warm start from the one-digit models, resumed runs, the
+learning-rate schedule they carry on, and the precision flag."""
+
+import json
+
+import numpy as np
+import pytest
+
+from capsnet import checkpoints
+from capsnet.config import PAIR_PAD, CapsNetConfig, CNNConfig, TrainConfig
+from capsnet.data import MNIST, Split
+from capsnet.warm_start import map_digit_transforms, nearest_places, warm_start
+
+
+def nearest_by_search(source: int, target: int) -> list[int]:
+    """For each target cell, the source cell whose centre lies nearest in relative terms."""
+    return [int(np.argmin([abs((s + 0.5) / source - (t + 0.5) / target) for s in range(source)]))
+            for t in range(target)]
+
+
+def test_nearest_places_match_a_search_over_cell_centres():
+    assert nearest_places(6, 10).tolist() == nearest_by_search(6, 10)
+    assert nearest_places(6, 6).tolist() == list(range(6))
+    assert nearest_places(6, 10).tolist() == [0, 0, 1, 2, 2, 3, 3, 4, 5, 5]
+
+
+def test_digit_transforms_are_taken_from_the_nearest_place_for_every_type():
+    types, source, target = 3, 6, 10
+    rng = np.random.default_rng(0)
+    kernel = rng.normal(size=(source * source * types, 10, 16, 8)).astype("float32")
+    mapped = map_digit_transforms(kernel, source, target, types)
+    assert mapped.shape == (target * target * types, 10, 16, 8)
+    rows = nearest_by_search(source, target)
+    for row in range(target):
+        for col in range(target):
+            for kind in range(types):
+                expected = kernel[(rows[row] * source + rows[col]) * types + kind]
+                np.testing.assert_array_equal(mapped[(row * target + col) * types + kind],
+                                              expected)
+
+
+@pytest.fixture(scope="module")
+def one_digit_folder(tmp_path_factory):
+    """Untrained one-digit models, saved as the shipped ones are."""
+    from capsnet.models import build_capsnet, build_cnn
+
+    folder = tmp_path_factory.mktemp("one_digit")
+    for name, built in (("capsnet", build_capsnet(seed=3)), ("cnn", build_cnn(seed=3))):
+        checkpoints.save(name, built.model, built.config, {"model": name}, folder)
+    return folder
+
+
+def test_warm_started_capsnet_redraws_a_capsule_as_the_one_digit_decoder_in_the_middle(
+        one_digit_folder):
+    from capsnet.models import build_capsnet
+
+    source, _ = checkpoints.load("capsnet", one_digit_folder)
+    pairs = build_capsnet(CapsNetConfig.for_pairs(), seed=0)
+    done = warm_start("multimnist_capsnet", pairs, one_digit_folder)
+    assert done["copied"] == ["conv1", "primary_caps", "decoder hidden layer 1",
+                              "decoder hidden layer 2"]
+    assert done["weights_sha256"] == checkpoints.sha256(one_digit_folder /
+                                                        "capsnet.weights.h5")
+
+    rng = np.random.default_rng(1)
+    capsules = rng.normal(scale=0.3, size=(4, 10, 16)).astype("float32")
+    one_hot = np.eye(10, dtype="float32")[[0, 3, 5, 9]]
+    small = np.asarray(source.reconstructor.predict_on_batch([capsules, one_hot]))
+    large = np.asarray(pairs.reconstructor.predict_on_batch([capsules, one_hot]))
+    middle = slice(PAIR_PAD, PAIR_PAD + 28)
+    np.testing.assert_allclose(large[:, middle, middle], small, atol=1e-6)
+    outside = np.ones((36, 36), bool)
+    outside[middle, middle] = False  # the border starts blank: the faintest bias, no weights
+    bias = source.model.get_layer("decoder").layers[-2].get_weights()[1]
+    np.testing.assert_allclose(large[:, outside, 0], 1 / (1 + np.exp(-bias.min())), rtol=1e-5)
+
+    # The same strokes give the same Conv1 features.
+    image = rng.uniform(size=(1, 28, 28, 1)).astype("float32")
+    canvas = np.zeros((1, 36, 36, 1), "float32")
+    canvas[:, middle, middle] = image
+    features = slice(PAIR_PAD, PAIR_PAD + 20)  # Conv1's 20x20 map of the 28x28 field
+    np.testing.assert_allclose(np.asarray(pairs.model.get_layer("conv1")(canvas))[:, features,
+                                                                                  features],
+                               np.asarray(source.model.get_layer("conv1")(image)), atol=1e-5)
+
+
+def test_warm_started_cnn_copies_every_layer_but_the_head_convolution(one_digit_folder):
+    from capsnet.models import build_cnn
+
+    source, _ = checkpoints.load("cnn", one_digit_folder)
+    pairs = build_cnn(CNNConfig.for_pairs(), seed=0)
+    done = warm_start("multimnist_cnn", pairs, one_digit_folder)
+    assert len(done["fresh"]) == 1  # the convolution that sees the whole remaining map
+    for source_layer, layer in zip(source.model.layers, pairs.model.layers, strict=True):
+        if layer.name in done["copied"]:
+            for before, after in zip(source_layer.weights, layer.weights, strict=True):
+                np.testing.assert_array_equal(np.asarray(after), np.asarray(before))
+    assert pairs.model.layers[-1].name in done["copied"]  # the output layer
+
+
+def test_warm_start_refuses_a_one_digit_model(one_digit_folder):
+    from capsnet.models import build_cnn
+
+    with pytest.raises(ValueError, match="name must be one of"):
+        warm_start("cnn", build_cnn(seed=0), one_digit_folder)
+
+
+def test_step_decay_carries_the_steps_of_earlier_runs():
+    from capsnet.training import StepDecay
+
+    schedule = StepDecay(1e-3, decay_steps=10, rate=0.5)
+    assert [float(schedule(step)) for step in (0, 9, 10, 25)] == pytest.approx(
+        [1e-3, 1e-3, 5e-4, 2.5e-4])
+    resumed = StepDecay(1e-3, decay_steps=10, rate=0.5, offset=25)
+    assert float(resumed(0)) == pytest.approx(float(schedule(25)))
+    assert float(resumed(5)) == pytest.approx(float(schedule(30)))
+
+
+def small_mnist(mnist_path, train: int, validation: int, test: int) -> MNIST:
+    from capsnet.data import load_mnist
+
+    data = load_mnist(mnist_path, validation_size=validation, seed=1)
+    return MNIST(Split(data.train.images[:train], data.train.labels[:train]),
+                 data.validation,
+                 Split(data.test.images[:test], data.test.labels[:test]))
+
+
+def test_a_resumed_run_carries_on_the_schedule_the_pairs_seen_and_the_best_weights(
+        tmp_path, mnist_path):
+    from capsnet.training import train
+
+    data = small_mnist(mnist_path, train=200, validation=100, test=100)
+    first = TrainConfig(epochs=2, batch_size=50, lr_decay=0.5, validation_size=100,
+                        epoch_size=100)  # two epochs make one pass over the 200 digits
+    record = train("multimnist_cnn", data, first, tmp_path, verbose=0, resume=True)
+    assert "init" not in record  # nothing to go on from: a new run
+    assert record["pairs_seen"] == record["pairs_seen_total"] == 200
+    rates = [entry["learning_rate"] for entry in record["history"]]  # at each epoch's end
+    assert rates == pytest.approx([1e-3, 5e-4])  # the pass over the digits ends the second
+    best = checkpoints.sha256(tmp_path / "multimnist_cnn.weights.h5")
+
+    # An earlier score that no epoch can beat: the earlier best weights stay in place.
+    metrics_path = tmp_path / "multimnist_cnn.json"
+    earlier = checkpoints.read_metrics("multimnist_cnn", tmp_path)
+    metrics_path.write_text(json.dumps({**earlier, "validation_accuracy": 1.0}))
+    again = TrainConfig(epochs=1, batch_size=50, lr_decay=0.5, validation_size=100,
+                        epoch_size=100)
+    resumed = train("multimnist_cnn", data, again, tmp_path, verbose=0, resume=True)
+    assert resumed["init"]["resumed"] and resumed["init"]["examples_seen"] == 200
+    assert resumed["pairs_seen"] == 100 and resumed["pairs_seen_total"] == 300
+    assert resumed["best_epoch"] == 0 and resumed["validation_accuracy"] == 1.0
+    assert checkpoints.training_totals(resumed)["epochs_run"] == 3
+    assert checkpoints.sha256(tmp_path / "multimnist_cnn.weights.h5") == best
+    # 4 steps before and 2 now: still in the second pass (without the 4, it would be the first)
+    assert resumed["history"][0]["learning_rate"] == pytest.approx(5e-4)
+
+
+
+def test_warm_start_is_recorded_and_kept_when_resumed(tmp_path, mnist_path, one_digit_folder):
+    from capsnet.training import train
+
+    data = small_mnist(mnist_path, train=100, validation=50, test=50)
+    config = TrainConfig(epochs=1, batch_size=50, validation_size=50)
+    record = train("multimnist_cnn", data, config, tmp_path, verbose=0,
+                   warm_start=one_digit_folder, resume=True)
+    assert record["warm_start"]["weights_sha256"] == checkpoints.sha256(
+        one_digit_folder / "cnn.weights.h5")
+    resumed = train("multimnist_cnn", data, config, tmp_path, verbose=0,
+                    warm_start=one_digit_folder, resume=True)
+    assert resumed["init"]["resumed"] and resumed["warm_start"] == record["warm_start"]
+
+
+def test_mixed_bfloat16_trains_a_two_digit_capsnet_step_and_stores_float32_weights(tmp_path):
+    import keras
+
+    from capsnet.models import build_capsnet
+    from capsnet.training import compile_trainer
+
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        built = build_capsnet(CapsNetConfig.for_pairs(), seed=0)
+    finally:
+        keras.config.set_dtype_policy("float32")
+    compile_trainer("multimnist_capsnet", built, TrainConfig(), steps_per_epoch=1)
+    rng = np.random.default_rng(0)
+    images = rng.uniform(size=(4, 28, 28, 1)).astype("float32")
+    labels = np.eye(10, dtype="float32")[[0, 1, 2, 3]]
+    logs = built.trainer.train_on_batch([images, labels], labels, return_dict=True)
+    assert np.isfinite(logs["loss"]) and logs["loss"] > 0
+    assert all(weight.dtype == "float32" for weight in built.model.weights)
+    lengths = built.model.predict_on_batch(np.zeros((1, 36, 36, 1), "float32"))["lengths"]
+    assert np.all(np.isfinite(np.asarray(lengths, "float32")))
+
+
+def test_train_config_refuses_an_unknown_precision_and_a_tiny_epoch():
+    with pytest.raises(ValueError, match="precision must be one of"):
+        TrainConfig(precision="float8")
+    with pytest.raises(ValueError, match="at least one batch"):
+        TrainConfig(batch_size=100, epoch_size=10)
