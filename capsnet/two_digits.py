@@ -110,3 +110,36 @@ class TwoDigitLab(CapsuleLab):
             NotADigit: nothing is drawn, or only a dot.
         """
         return self.analyze(preprocess_pair(drawing, ink).image)
+
+
+def second_scores(lab: TwoDigitLab, images: np.ndarray, batch: int = 100) -> dict:
+    """Each model's second-highest score on a stack of 36x36 images: the CapsNet's second
+    longest capsule and the CNN's second sigmoid score, `{"capsnet": (n,), "cnn": (n,)}`."""
+    seconds = {"capsnet": [], "cnn": []}
+    for start in range(0, len(images), batch):
+        for analysis in lab.analyze_batch(images[start:start + batch]):
+            seconds["capsnet"].append(analysis.capsnet_lengths[analysis.capsnet_answers[1]])
+            seconds["cnn"].append(analysis.cnn_scores[analysis.cnn_answers[1]])
+    return {model: np.asarray(values, "float32") for model, values in seconds.items()}
+
+
+def one_digit_calls(single_seconds: np.ndarray, pair_seconds: np.ndarray,
+                    thresholds) -> list[dict]:
+    """How a "one digit" threshold on the second score sorts images of one digit and of two.
+
+    Args:
+        single_seconds: the second score of images that hold one digit.
+        pair_seconds: the second score of images that hold two.
+        thresholds: the thresholds to try; below one, an image is called one digit.
+
+    Returns:
+        Per threshold: `{"threshold", "singles_right", "pairs_right", "right"}`, the counts of
+        single digits called one digit, of pairs called two, and their sum.
+    """
+    rows = []
+    for threshold in thresholds:
+        singles = int(np.sum(np.asarray(single_seconds) < threshold))
+        pairs = int(np.sum(np.asarray(pair_seconds) >= threshold))
+        rows.append({"threshold": float(threshold), "singles_right": singles,
+                     "pairs_right": pairs, "right": singles + pairs})
+    return rows

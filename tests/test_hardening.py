@@ -165,3 +165,19 @@ def test_concurrent_sessions_get_the_results_of_one_by_one_analysis(lab):
     assert result.errors == []
     assert len(result.latencies) == result.analyses == 80
     assert result.mismatches == 0, result.largest_difference
+
+
+# --- Messages name files as the project does, never by the server's absolute path ----------
+
+
+def test_files_are_named_relative_to_the_project_or_the_weights_folder(tmp_path, monkeypatch):
+    from capsnet.paths import shown, without_paths
+
+    assert shown(ROOT / "capsnet" / "weights" / "cnn.json") == "capsnet/weights/cnn.json"
+    monkeypatch.setenv("CAPSNET_WEIGHTS", str(tmp_path / "w"))
+    assert shown(tmp_path / "w" / "cnn.json") == "$CAPSNET_WEIGHTS/cnn.json"
+    assert shown(tmp_path / "elsewhere" / "cnn.json") == "cnn.json"
+    text = (f"Unable to open file (name = '{tmp_path}/w/cnn.weights.h5'), see "
+            f"{ROOT}/capsnet/weights/capsnet.json.")
+    assert without_paths(text) == ("Unable to open file (name = '$CAPSNET_WEIGHTS/"
+                                   "cnn.weights.h5'), see capsnet/weights/capsnet.json.")

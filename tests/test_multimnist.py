@@ -271,3 +271,15 @@ def test_the_page_side_imports_without_keras():
     code = ("import sys; import capsnet.two_digits, capsnet.multimnist; "
             "sys.exit('keras' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
+
+
+def test_one_digit_calls_count_each_side_of_the_threshold_by_hand():
+    from capsnet.two_digits import one_digit_calls
+
+    singles = np.array([0.05, 0.2, 0.45, 0.6])  # second capsules of images of one digit
+    pairs = np.array([0.3, 0.5, 0.8, 0.95, 0.99])  # ... and of two
+    rows = one_digit_calls(singles, pairs, [0.25, 0.5])
+    assert rows == [
+        {"threshold": 0.25, "singles_right": 2, "pairs_right": 5, "right": 7},
+        {"threshold": 0.5, "singles_right": 3, "pairs_right": 4, "right": 7},
+    ]

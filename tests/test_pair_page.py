@@ -10,6 +10,7 @@ import shutil
 
 import numpy as np
 import pytest
+from conftest import ROOT
 from page_reading import array, chart, run
 from PIL import Image
 from streamlit.testing.v1 import AppTest
@@ -142,6 +143,8 @@ def test_without_two_digit_weights_the_mode_says_how_to_train_them(tmp_path, wei
     notes = " ".join(info.value for info in at.info)
     assert "two-digit models are not in place" in notes
     assert "train.py train --task multimnist" in notes
+    assert f"${checkpoints.WEIGHTS_ENV}/multimnist_" in notes  # named as the visitor set it...
+    assert str(tmp_path) not in notes and str(ROOT) not in notes  # ...never by the server's path
     assert not at.metric and not at.error
     assert any("MultiMNIST would have it" in caption for caption in captions(at))  # the input
 
