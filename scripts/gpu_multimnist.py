@@ -12,6 +12,9 @@ reaches its deadline stops after the epoch in progress and keeps its best epoch 
 2. the CNN with independent sigmoid outputs, for as many epochs as the CapsNet ran, so that
    both see the same number of pairs from the same pair generator.
 
+Each run goes on from the shipped two-digit weights where `capsnet/weights` has them, else it
+starts warm from the shipped one-digit model of its kind (`capsnet.warm_start`).
+
 Each run makes fresh pairs from the 55,000 training digits in every step, keeps the epoch best
 on fixed pairs of the 5,000 validation digits, and is measured on the fixed 10,000 test pairs.
 The weights (float16) and metrics files go to the output folder as a `.tar.gz` cut into parts of
@@ -63,7 +66,7 @@ def main(argv=None) -> int:
 
     from capsnet import checkpoints
     from capsnet.config import PAIR_MAX_SHIFT, TrainConfig
-    from capsnet.training import Deadline, describe_device, train
+    from capsnet.training import Deadline, describe_device, resumable, train
 
     data = call_data(args, DRY_RUN)
     summary = {
@@ -83,10 +86,15 @@ def main(argv=None) -> int:
         config = TrainConfig(epochs=epochs or run.epochs, lr_decay=run.lr_decay,
                              max_shift=PAIR_MAX_SHIFT, augment=run.augment,
                              seed=TrainConfig.seed if args.seed is None else args.seed)
+        # From the shipped two-digit weights where there are some, else warm-started from the
+        # shipped one-digit models (see capsnet/warm_start.py).
+        shipped = checkpoints.WEIGHTS_DIR
+        start = ({"init": shipped} if resumable(run.model, shipped) is not None
+                 else {"warm_start": shipped})
         started = time.monotonic()
         record = train(run.model, data, config, args.work / run.name,
                        jit_compile="auto" if args.dry_run else True, verbose=2,
-                       callbacks=[Deadline(began, deadline)])
+                       callbacks=[Deadline(began, deadline)], **start)
         epochs = epochs or record["epochs_run"]  # the CNN sees as many pairs as the CapsNet
         summary["runs"][run.name] = {
             "model": run.model, "jit_compile": record["jit_compile"],
