@@ -28,7 +28,12 @@ from capsnet.page.inputs import PageInput
 from capsnet.page.resources import ANALYSIS_CACHE
 from capsnet.preprocess import preprocess_pair
 from capsnet.samples import Sample
-from capsnet.two_digits import ONE_DIGIT_THRESHOLD, TwoDigitAnalysis, TwoDigitLab
+from capsnet.two_digits import (
+    ONE_DIGIT_THRESHOLD,
+    TwoDigitAnalysis,
+    TwoDigitLab,
+    measured_note,
+)
 
 MODES = ("One digit", "Two digits")
 TWO_DIGITS = MODES[1]
@@ -227,5 +232,6 @@ def render(folder: str, page_input: PageInput | None, input_column, verdict_colu
         analysis = None if image is None or lab is None else analyse_pair(folder, image)
         if analysis is not None:
             verdict(analysis)
+            st.caption(measured_note(lab.metrics))
     if analysis is not None:
         separation(folder, analysis)
