@@ -7,6 +7,19 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
+ROOT = Path(__file__).resolve().parent.parent  # the project: reports are named from here
+
+
+def shown_path(path: str | os.PathLike) -> str:
+    """A file's name for a message a visitor may read: relative to the project where it lies
+    inside it (`capsnet/assets/routing.json`), else the file's name alone, never the server's
+    folders."""
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(ROOT).as_posix()
+    except ValueError:
+        return path.name
+
 
 def load(path: str | os.PathLike, check: Callable[[dict], None],
          error: type[Exception], what: str) -> dict | None:
@@ -24,5 +37,5 @@ def load(path: str | os.PathLike, check: Callable[[dict], None],
         report = json.loads(path.read_text())
         check(report)
     except (OSError, ValueError, KeyError, TypeError) as problem:
-        raise error(f"The {what} {path} is unreadable: {problem}") from problem
+        raise error(f"The {what} {shown_path(path)} is unreadable: {problem}") from problem
     return report
