@@ -333,3 +333,13 @@ def test_the_command_says_when_there_is_no_report(tmp_path, text):
     assert done.stdout == ""
     assert len(done.stderr.strip().splitlines()) == 1
     assert "dimensions report" in done.stderr
+
+
+def test_landing_new_weights_remakes_the_report():
+    sys.path.insert(0, str(ROOT / "scripts"))
+    import gpu_land
+
+    assert ["scripts/dimensions_report.py"] in gpu_land.REMAKE
+    shown = subprocess.run([sys.executable, "scripts/dimensions_report.py", "--help"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120)
+    assert shown.returncode == 0 and "--data" in shown.stdout  # what --remake passes on
