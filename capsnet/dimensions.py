@@ -44,7 +44,7 @@ PROPERTIES = {  # key: (what a dimension that changes it alone is called, unit)
     "height": ("height", "pixels"),
     "width": ("width", "pixels"),
     "across": ("moves across", "pixels"),
-    "down": ("moves up and down", "pixels"),
+    "down": ("moves up/down", "pixels"),
     "slant": ("slant", "shear"),
 }
 NAMING = ("stroke", "height", "width", "across", "down", "slant")  # the properties that name a
@@ -299,7 +299,7 @@ def name_dimension(changes: dict[str, float], moved: dict[str, float], local: fl
     if shares[top] >= DOMINANT:
         return {"name": PROPERTIES[top][0], "kind": top, "strength": round(shares[top], 4),
                 "shares": shares}
-    return {"name": f"mixed: {PROPERTIES[top][0]} and {PROPERTIES[second][0]}", "kind": "mixed",
+    return {"name": f"mixed: {PROPERTIES[top][0]}, {PROPERTIES[second][0]}", "kind": "mixed",
             "strength": round(shares[top], 4), "shares": shares}
 
 

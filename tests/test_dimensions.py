@@ -191,7 +191,7 @@ def name_of(digits, change) -> dict:
 SWEEPS = {
     "stroke thickness": lambda d, s: transforms.change_stroke(d, int(round(4 * s))),
     "moves across": lambda d, s: transforms.apply(d, transforms.Transform(shift_x=8 * s)),
-    "moves up and down": lambda d, s: transforms.apply(d, transforms.Transform(shift_y=-8 * s)),
+    "moves up/down": lambda d, s: transforms.apply(d, transforms.Transform(shift_y=-8 * s)),
     "slant": lambda d, s: transforms.apply(d, transforms.Transform(shear=1.2 * s)),
     "a local part (top)": lambda d, s: with_blob(d, -8, 0) if s > 0 else d,
     "a local part (bottom right)": lambda d, s: with_blob(d, 7, 6) if s < 0 else d,
@@ -217,8 +217,8 @@ def test_a_scaling_moves_height_then_width(digits):
 def test_a_diagonal_shift_is_named_mixed(digits):
     named = name_of(digits, lambda d, s: transforms.apply(
         d, transforms.Transform(shift_x=8 * s, shift_y=8 * s)))
-    assert named["name"] in ("mixed: moves across and moves up and down",
-                             "mixed: moves up and down and moves across")
+    assert named["name"] in ("mixed: moves across, moves up/down",
+                             "mixed: moves up/down, moves across")
     assert named["strength"] < dimensions.DOMINANT
 
 
