@@ -454,5 +454,7 @@ def describe(entry: dict) -> str:
     elif kind == "faint":
         how = f"only {100 * entry['changed']:.0f}% of the ink changes"
     else:
-        how = f"{100 * entry['strength']:.0f}% of the scaled change is its largest part"
+        top = max(entry["shares"], key=entry["shares"].get)
+        how = (f"{PROPERTIES[top][0]} makes {100 * entry['shares'][top]:.0f}% of the ink's "
+               "movement")
     return f"From -0.25 to +0.25: {changes}; {how}."
