@@ -227,6 +227,7 @@ def test_drag_redraws_every_frame_and_reruns_only_on_release(pose_page, lab):
     digit = lab.analyze(image).capsnet_label
     before = canvas_image(page)
     slider = page.locator(f"{PANEL} input[type=range]").first
+    slider.scroll_into_view_if_needed()  # below the fold under long names on some screens
     box = slider.bounding_box()
     y = box["y"] + box["height"] / 2
     frames = page.locator(PANEL).evaluate("panel => panel.stats.frames")
