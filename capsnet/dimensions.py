@@ -415,29 +415,30 @@ def load_report(path: str | os.PathLike | None = None) -> dict | None:
 
 
 def _check_report(report: dict) -> None:
+    """Raises where anything the page or the command line reads is missing or mistyped."""
     classes = report["classes"]
     if not classes:
         raise ValueError("no classes")
+    for key in PROPERTIES:
+        str(report["properties"][key]["name"])
+        str(report["properties"][key]["unit"])
     for digit, measured in classes.items():
         if not 0 <= int(digit) < NUM_CLASSES:
             raise ValueError(f"class {digit} is not a digit")
+        int(measured["images"])
         for index, entry in enumerate(measured["dimensions"]):
             if int(entry["dimension"]) != index + 1:
                 raise ValueError(f"class {digit}: dimension {entry['dimension']} out of order")
-            str(entry["name"])
-            float(entry["strength"])
-            float(entry["local"])
+            for text in ("name", "kind", "region"):
+                if not isinstance(entry[text], str):
+                    raise TypeError(f"class {digit}, dimension {index + 1}: {text} is not text")
+            for number in ("strength", "local", "changed"):
+                float(entry[number])
             for key in PROPERTIES:
                 float(entry["changes"][key])
                 float(entry["scaled"][key])
-
-
-def names(report: dict | None, digit: int, dimensions: int) -> list[str] | None:
-    """The names of one class's dimensions, or None where the report has none for it."""
-    measured = (report or {}).get("classes", {}).get(str(digit))
-    if measured is None or len(measured["dimensions"]) != dimensions:
-        return None
-    return [entry["name"] for entry in measured["dimensions"]]
+            for key in NAMING:
+                float(entry["shares"][key])
 
 
 def describe(entry: dict) -> str:

@@ -301,6 +301,40 @@ def test_an_unreadable_report_is_named_without_the_servers_folders(tmp_path, tex
     assert "dimensions.json" in str(raised.value)
 
 
+@pytest.mark.parametrize("remove", ["shares", "kind", "scaled", "region", "properties",
+                                    "images"])
+def test_a_report_missing_what_the_page_reads_is_unreadable(tmp_path, remove):
+    report = json.loads(dimensions.REPORT_PATH.read_text())
+    if remove == "properties":
+        del report["properties"]
+    elif remove == "images":
+        del report["classes"]["4"]["images"]
+    else:
+        del report["classes"]["4"]["dimensions"][9][remove]
+    path = tmp_path / "dimensions.json"
+    path.write_text(json.dumps(report))
+    with pytest.raises(dimensions.ReportError, match="unreadable"):
+        dimensions.load_report(path)
+
+
+def test_the_script_falls_back_on_the_committed_sample(tmp_path, monkeypatch):
+    monkeypatch.delenv("CAPSNET_MNIST", raising=False)
+    out = tmp_path / "dimensions.json"
+    done = subprocess.run([sys.executable, "scripts/dimensions_report.py", "--per-class", "2",
+                           "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    report = dimensions.load_report(out)
+    assert report["source"] == "committed sample"
+    assert sorted(report["classes"], key=int) == [str(d) for d in range(10)]
+    assert all(measured["images"] == 2 for measured in report["classes"].values())
+    assert report["weights_sha256"] == checkpoints.read_metrics("capsnet").get(
+        "weights_sha256", checkpoints.sha256(checkpoints.paths("capsnet")[0]))
+    refused = subprocess.run([sys.executable, "scripts/dimensions_report.py", "--per-class",
+                              "2"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 2 and "--out" in refused.stderr
+
+
 def test_no_report_is_none(tmp_path):
     assert dimensions.load_report(tmp_path / "absent.json") is None
 
