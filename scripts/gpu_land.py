@@ -15,7 +15,7 @@ weights on this machine's backend (TensorFlow) on the MNIST test set and the dra
 yardstick, beside the shipped weights. `--install` copies runs into `capsnet/weights` and
 records their measurements there (`train.py evaluate --record --drawn`); `--remake` then
 remakes what depends on the weights: the committed sample, the not-a-digit thresholds, and
-the robustness and routing reports (tens of minutes on a two-core CPU).
+the robustness, routing and pose-dimension reports (tens of minutes on a two-core CPU).
 
 With `--job multimnist` (what `scripts/gpu_run.sh --job multimnist` sent), each run is
 measured on the fixed 10,000 MultiMNIST test pairs instead (`train.py evaluate --task
@@ -45,6 +45,7 @@ REMAKE = (  # what depends on the shipped weights, in order (the sample's disagr
     ["scripts/calibrate_novelty.py"],
     ["scripts/robustness.py"],
     ["scripts/routing_report.py"],
+    ["scripts/dimensions_report.py"],
 )
 
 
@@ -114,7 +115,8 @@ def main(argv=None) -> int:
                              "ones (`scripts/gpu_run.sh --job multimnist`) (default: mnist)")
     parser.add_argument("--remake", action="store_true",
                         help="then remake the sample, the not-a-digit thresholds and the "
-                             "robustness report for the shipped weights")
+                             "robustness, routing and pose-dimension reports for the shipped "
+                             "weights")
     args = parser.parse_args(argv)
 
     pairs = args.job == "multimnist"

@@ -62,3 +62,21 @@ def test_pose_grid_figure_labels_every_row_and_column():
     assert figure.layout.xaxis.ticktext[-1] == "+0.25"
     with pytest.raises(ValueError, match="one value per grid column"):
         charts.pose_grid_figure(grid, POSE_STEPS[:-1])
+
+
+def test_pose_grid_figure_names_its_rows_when_told():
+    grid = np.zeros((16, len(POSE_STEPS), 28, 28), "float32")
+    names = [f"name {d}" for d in range(16)]
+    figure = charts.pose_grid_figure(grid, POSE_STEPS, names)
+    assert list(figure.layout.yaxis.ticktext) == [f"{d + 1}: name {d}" for d in range(16)]
+
+
+def test_dimensions_figure_shows_each_cell_with_zero_in_the_middle():
+    moved = np.arange(-6.0, 6.0).reshape(2, 6)
+    figure = charts.dimensions_figure(moved, ["a", "b"], list("uvwxyz"),
+                                      [list("123456"), list("789012")])
+    np.testing.assert_array_equal(figure.data[0].z, moved)
+    assert figure.data[0].zmin == -6 and figure.data[0].zmax == 6  # no change sits in the middle
+    assert list(figure.data[0].y) == ["1: a", "2: b"]
+    with pytest.raises(ValueError, match="moved must be"):
+        charts.dimensions_figure(moved, ["a"], list("uvwxyz"), [])

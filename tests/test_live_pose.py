@@ -19,6 +19,7 @@ from page_driver import (
     PHONE,
     answers,
     canvas_size,
+    clear,
     digit_stroke,
     draw,
     draw_by_touch,
@@ -26,6 +27,7 @@ from page_driver import (
     open_page,
 )
 
+from capsnet import dimensions
 from capsnet.inference import POSE_RANGE
 from capsnet.page.live_pose import DecoderPayload
 
@@ -225,6 +227,7 @@ def test_drag_redraws_every_frame_and_reruns_only_on_release(pose_page, lab):
     digit = lab.analyze(image).capsnet_label
     before = canvas_image(page)
     slider = page.locator(f"{PANEL} input[type=range]").first
+    slider.scroll_into_view_if_needed()  # below the fold under long names on some screens
     box = slider.bounding_box()
     y = box["y"] + box["height"] / 2
     frames = page.locator(PANEL).evaluate("panel => panel.stats.frames")
@@ -349,5 +352,53 @@ def test_without_the_browser_decoder_the_server_sliders_work(browser, server):
         page.runs.wait_after(mark)
         assert "+0.00" in page.locator(".st-key-pose_0").inner_text()
         np.testing.assert_allclose(heatmap(page, "reconstruction"), before, atol=1e-6)
+    finally:
+        page.close()
+
+
+def slider_names(page) -> list[str]:
+    return page.locator(f"{PANEL} .name").all_inner_texts()
+
+
+@browser_test
+@needs_chromium
+def test_the_sliders_say_what_each_dimension_does_for_the_digit_read(browser, server, lab,
+                                                                     trained):
+    """Draw a 1, then a 0: the names beside the sliders are the report's for the class the
+    CapsNet read, with its numbers on hover, and they change where the report's differ."""
+    report = dimensions.load_report()
+    if report is None:
+        pytest.skip("no committed dimensions report")
+    page = open_page(browser, server.url, watch=True)
+    try:
+        shown = {}
+        for number, digit in enumerate((1, 0)):
+            if number:
+                clear(page)
+                mark = page.runs.mark()
+                draw(page, digit_stroke(digit, canvas_size(page)))
+                answers(page)
+                page.runs.wait_after(mark)
+            else:
+                open_pose_view(page, digit)
+            page.locator(PANEL).wait_for()
+            page.runs.settle()
+            read = lab.analyze(heatmap(page, "model_input")).capsnet_label
+            if trained:
+                assert read == digit
+            entries = report["classes"][str(read)]["dimensions"]
+            names = [f"Dimension {entry['dimension']}: {entry['name']}" for entry in entries]
+            assert slider_names(page) == names
+            hover = page.locator(f"{PANEL} .pose").nth(5).get_attribute("title")
+            assert hover == dimensions.describe(entries[5])
+            assert (page.locator(f"{PANEL} input[type=range]").nth(5).get_attribute("aria-label")
+                    == names[5])
+            shown[read] = names
+        if len(shown) == 2:
+            one, zero = (report["classes"][str(d)]["dimensions"] for d in shown)
+            differs = [a["name"] != b["name"] for a, b in zip(one, zero, strict=True)]
+            assert any(differs)
+            first, second = shown.values()
+            assert [a != b for a, b in zip(first, second, strict=True)] == differs
     finally:
         page.close()

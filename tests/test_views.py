@@ -13,7 +13,7 @@ from conftest import ROOT
 from page_reading import array, chart, metrics, run
 from streamlit.testing.v1 import AppTest
 
-from capsnet import checkpoints, robustness, routing, transforms
+from capsnet import checkpoints, dimensions, robustness, routing, transforms
 from capsnet.benchmark import canvas_drawing
 from capsnet.samples import load_sample
 
@@ -24,6 +24,7 @@ TRANSFORM_VIEW = "Bend the input"
 ROBUSTNESS_VIEW = "Robustness"
 DISAGREEMENT_VIEW = "Where they disagree"
 REPORT_VIEW = "Model report"
+POSE_VIEW = "Reconstruct and pose"
 VIEWS = (ROUTING_VIEW, TRANSFORM_VIEW, ROBUSTNESS_VIEW, DISAGREEMENT_VIEW, REPORT_VIEW)
 GALLERY_DIGIT = 7  # a position in the committed sample
 
@@ -336,3 +337,88 @@ def test_model_report_shows_the_metrics_files(app, weights_folder):
                   .get("epochs_run") or 0 for name in checkpoints.MODEL_NAMES]
         assert f"| Epochs | {epochs[0] + before[0]} | {epochs[1] + before[1]} |" in text
     assert any("ms through both models" in c.value for c in app.caption)
+
+
+# --- What each pose dimension does ------------------------------------------------------
+
+
+def pose_labels(at: AppTest) -> list[str]:
+    """The server-side pose sliders' labels, in order (AppTest has no browser decoder)."""
+    sliders = {slider.key: slider for slider in at.slider}
+    return [sliders[f"pose_{d}"].label for d in range(16)]
+
+
+def live_pose_labels(at: AppTest) -> dict:
+    mounted = [element.proto for element in at.get("bidi_component")
+               if element.proto.component_name == "capsnet.live_pose"]
+    data = json.loads(mounted[0].json)
+    return {"labels": data["labels"], "details": data["details"]}
+
+
+def test_pose_sliders_and_grid_are_named_from_the_report_for_the_class_shown(app, lab, sample):
+    report = dimensions.load_report()
+    if report is None:
+        pytest.skip("no committed dimensions report")
+    digit = lab.analyze(gallery_image(sample, GALLERY_DIGIT)).capsnet_label
+    open_gallery_digit(app, GALLERY_DIGIT, POSE_VIEW)
+    assert not app.warning and not app.info
+
+    def expected(chosen: int) -> list[str]:
+        return [f"Dimension {entry['dimension']}: {entry['name']}"
+                for entry in report["classes"][str(chosen)]["dimensions"]]
+
+    shown = {}
+    for chosen in (digit, (digit + 1) % 10):
+        if chosen != digit:
+            app.selectbox(key="recon_digit").set_value(chosen)
+            run(app)
+        entries = report["classes"][str(chosen)]["dimensions"]
+        assert pose_labels(app) == expected(chosen)
+        sliders = {slider.key: slider for slider in app.slider}
+        assert sliders["pose_5"].help == dimensions.describe(entries[5])
+        assert f"{entries[5]['changes']['width']:+.2f} px" in sliders["pose_5"].help
+        assert live_pose_labels(app) == {"labels": expected(chosen),
+                                         "details": [dimensions.describe(e) for e in entries]}
+        ticks = chart(app, "pose_grid")["layout"]["yaxis"]["ticktext"]
+        assert ticks == [label.removeprefix("Dimension ") for label in expected(chosen)]
+        cells = chart(app, "pose_dimensions")["data"][0]
+        np.testing.assert_allclose(
+            array(cells["z"]), [[e["scaled"][key] for key in dimensions.NAMING] for e in entries])
+        assert list(cells["x"]) == [dimensions.PROPERTIES[key][0] for key in dimensions.NAMING]
+        mixed = sum(entry["kind"] == "mixed" for entry in entries)
+        assert any(f"{mixed} are mixed" in block.value and "Sabour et al." in block.value
+                   for block in app.markdown)
+        shown[chosen] = pose_labels(app)
+    # the names follow the class picker: they differ where the report's names differ
+    first, second = digit, (digit + 1) % 10
+    differs = [a["name"] != b["name"] for a, b in zip(
+        report["classes"][str(first)]["dimensions"], report["classes"][str(second)]["dimensions"],
+        strict=True)]
+    assert [a != b for a, b in zip(shown[first], shown[second], strict=True)] == differs
+
+
+@pytest.mark.parametrize("case", ["missing", "unreadable", "other weights", "no such class"])
+def test_pose_view_without_a_usable_report_says_why(app, monkeypatch, tmp_path, sample, lab,
+                                                     case):
+    path = tmp_path / "dimensions.json"
+    report = json.loads(dimensions.REPORT_PATH.read_text())
+    digit = lab.analyze(gallery_image(sample, GALLERY_DIGIT)).capsnet_label
+    if case == "unreadable":
+        path.write_text('{"classes": {"3": {"dimensions": [{"dimension": 1}]}}}')
+    elif case == "other weights":
+        path.write_text(json.dumps({**report, "weights_sha256": "0" * 64}))
+    elif case == "no such class":
+        del report["classes"][str(digit)]
+        path.write_text(json.dumps(report))
+    monkeypatch.setattr(dimensions, "REPORT_PATH", path)
+    open_gallery_digit(app, GALLERY_DIGIT, POSE_VIEW)
+    assert pose_labels(app) == [f"Dimension {d}" for d in range(1, 17)]
+    notes = [note.value for note in [*app.info, *app.warning]]
+    expected = {"missing": "has not been measured yet", "unreadable": "is unreadable",
+                "other weights": "other CapsNet weights", "no such class": f"digit {digit}"}[case]
+    assert any(expected in note and "dimensions_report.py" in note for note in notes), notes
+    assert not any(str(tmp_path) in note for note in notes)
+    if case == "unreadable":
+        assert any("dimensions.json" in note for note in notes)
+    assert "pose_dimensions" not in [c.key for c in app.get("plotly_chart")]
+    assert chart(app, "pose_grid")["layout"]["yaxis"]["ticktext"] == [str(d) for d in range(1, 17)]

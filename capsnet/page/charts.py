@@ -111,7 +111,8 @@ def png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def pose_grid_figure(grid: np.ndarray, steps: np.ndarray) -> go.Figure:
+def pose_grid_figure(grid: np.ndarray, steps: np.ndarray,
+                     row_names: list[str] | None = None) -> go.Figure:
     """The paper's Figure 4: row d shows the reconstruction as dimension d moves over `steps`.
 
     The grid is sent as one PNG rather than as heatmap numbers: 16 x 11 images of 28x28
@@ -120,6 +121,7 @@ def pose_grid_figure(grid: np.ndarray, steps: np.ndarray) -> go.Figure:
     Args:
         grid: `(dimensions, len(steps), 28, 28)` reconstructions (`Lab.pose_grid`).
         steps: the change added to the dimension in each column.
+        row_names: what each dimension does (`capsnet.dimensions`), beside its number.
     """
     grid = np.asarray(grid, dtype="float32")
     rows, columns, height, width = grid.shape
@@ -140,7 +142,8 @@ def pose_grid_figure(grid: np.ndarray, steps: np.ndarray) -> go.Figure:
                   "title": {"text": "change added to the dimension"}, "side": "top",
                   "showgrid": False, "zeroline": False, "fixedrange": True},
         "yaxis": {"tickmode": "array", "tickvals": y_centres,
-                  "ticktext": [str(row + 1) for row in range(rows)],
+                  "ticktext": [f"{row + 1}: {row_names[row]}" if row_names else str(row + 1)
+                               for row in range(rows)], "automargin": True,
                   "title": {"text": "capsule dimension"}, "showgrid": False,
                   "zeroline": False, "fixedrange": True},
     }
@@ -343,5 +346,40 @@ def confusion_figure(matrix: np.ndarray, title: str) -> go.Figure:
                   "fixedrange": True},
         "yaxis": {"title": {"text": "true digit"}, "dtick": 1, "autorange": "reversed",
                   "scaleanchor": "x", "constrain": "domain", "fixedrange": True},
+    }
+    return go.Figure({"data": [heatmap], "layout": layout})
+
+
+DIMENSION_SCALE = [[0.0, "#5fa8e8"], [0.5, "#101418"], [1.0, HIGHLIGHT]]  # less, none, more
+DIMENSION_ROW = 26  # pixels per dimension of the dimensions' heatmap
+
+
+def dimensions_figure(moved: np.ndarray, row_names: list[str], columns: list[str],
+                      hover: list[list[str]]) -> go.Figure:
+    """What each pose dimension does: dimensions down, image properties across, coloured by
+    how far the change of that property over the sliders' range moves the digit's ink.
+
+    Args:
+        moved: `(dimensions, properties)` pixels of ink moved, signed (more, less).
+        row_names: each dimension's name; columns: each property's name.
+        hover: `(dimensions, properties)` text for each cell.
+    """
+    moved = np.asarray(moved, dtype="float64")
+    if moved.shape != (len(row_names), len(columns)):
+        raise ValueError(f"moved must be (len(row_names), len(columns)). Received: "
+                         f"moved.shape={moved.shape} for {len(row_names)} x {len(columns)}")
+    limit = max(1e-6, float(np.abs(moved).max()))
+    labels = [f"{row + 1}: {name}" for row, name in enumerate(row_names)]
+    heatmap = {
+        "type": "heatmap", "z": moved, "x": columns, "y": labels, "customdata": hover,
+        "text": np.round(moved, 1), "texttemplate": "%{text}", "zmin": -limit, "zmax": limit,
+        "colorscale": DIMENSION_SCALE, "colorbar": {"title": {"text": "px of ink"}},
+        "hovertemplate": "%{y}<br>%{customdata}<extra></extra>",
+    }
+    layout = {
+        "height": len(row_names) * DIMENSION_ROW + 90,
+        "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+        "xaxis": {"side": "top", "fixedrange": True},
+        "yaxis": {"autorange": "reversed", "fixedrange": True, "automargin": True},
     }
     return go.Figure({"data": [heatmap], "layout": layout})

@@ -92,9 +92,9 @@ function build(root, data) {
   for (let d = 0; d < data.capsule.length; d++) {
     sliders.insertAdjacentHTML("beforeend", `
       <label class="pose">
-        <span class="name">Dimension ${d + 1}</span><output>+0.00</output>
+        <span class="name"></span><output>+0.00</output>
         <input type="range" min="${-data.range}" max="${data.range}" step="${data.step}"
-               value="0" data-dimension="${d}" aria-label="Dimension ${d + 1}">
+               value="0" data-dimension="${d}">
       </label>`);
   }
   root.appendChild(panel);
@@ -196,6 +196,13 @@ function mount({ data, parentElement, setStateValue }) {
     view.released = data.release;
   }
   panel.querySelector("figcaption").textContent = data.caption;
+  // what each dimension does changes with the class decoded
+  panel.querySelectorAll(".pose").forEach((label, d) => {
+    const name = data.labels?.[d] ?? `Dimension ${d + 1}`;
+    label.querySelector(".name").textContent = name;
+    label.title = data.details?.[d] ?? "";
+    inputs[d].setAttribute("aria-label", name);
+  });
   draw();
   parentElement.querySelector(".status")?.remove();
   if (data.weights) setStateValue("decoder", data.sha);

@@ -11,7 +11,8 @@ What goes where, per session:
       with the component's data on each run until the browser reports the checksum of the
       weights it holds (its `decoder` state). A browser that has lost them (a reloaded page
       script) reports none and gets them again.
-    - Every run sends the capsule, its class, the caption and the page's pose.
+    - Every run sends the capsule, its class, the caption, the page's pose and each slider's
+      label and hover text (what the dimension does for this class, `capsnet.dimensions`).
     - A released slider (or a key press on one) sends the whole pose back (`pose`), with
       the count of releases so far; that reruns the panel, so the rest of it (the error, the
       reset button) follows. Each run sends back the count it has taken, so that the browser
@@ -104,9 +105,14 @@ def decodes_in_browser(payload: DecoderPayload) -> bool:
 
 
 def render(payload: DecoderPayload, capsule: np.ndarray, digit: int, caption: str,
-           limit: float, step: float) -> bool:
+           limit: float, step: float, labels: list[str] | None = None,
+           details: list[str] | None = None) -> bool:
     """The sixteen sliders of `capsule` (the capsule of class `digit`) and its live
     reconstruction; the pose is `st.session_state["pose"]`.
+
+    Args:
+        labels: each slider's label (default "Dimension 1" to "Dimension 16").
+        details: each slider's hover text (default none).
 
     Returns:
         Whether the browser decodes; if not, the caller shows server-side sliders.
@@ -123,6 +129,8 @@ def render(payload: DecoderPayload, capsule: np.ndarray, digit: int, caption: st
         "range": limit,
         "step": step,
         "size": int(round(np.sqrt(payload.shapes[-1][1]))),
+        "labels": labels or [f"Dimension {d + 1}" for d in range(len(capsule))],
+        "details": details or [""] * len(capsule),
     }
     if not in_browser:
         data["weights"] = payload.weights
