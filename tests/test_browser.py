@@ -15,6 +15,7 @@ from page_driver import (
     ANSWER,
     CANVAS,
     CHROMIUM,
+    LOAD_TIMEOUT,
     MODELS,
     PHONE,
     answers,
@@ -67,8 +68,10 @@ def drawing_page(shared_page):
 
 def test_blank_page_shows_guidance_and_no_answer(page):
     expect(page.get_by_text(page_constant("GUIDANCE"))).to_be_visible()
-    # the tabs come after the answers on the page, so once they are shown the run is done
-    expect(page.get_by_text("This view fills in once there is a digit to read.")).to_be_visible()
+    # the tabs come after the answers on the page, so once they are shown the run is done;
+    # the first visit of a fresh server waits for both models to load
+    expect(page.get_by_text("This view fills in once there is a digit to read.")).to_be_visible(
+        timeout=LOAD_TIMEOUT * 1000)
     expect(page.locator(ANSWER)).to_have_count(0)
 
 

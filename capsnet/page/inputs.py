@@ -1,7 +1,9 @@
 """What the models read: the canvas, an uploaded image or a test digit from the gallery.
 
 The canvas keeps its drawing while an upload or a test digit is read; `state.source` says
-which of them the page reads, and `current_input` picks it. `model_input` turns it into the
+which of them the page reads, and `current_input` picks it. The page keeps the drawing and
+its history itself (`strokes.StrokeHistory`), and its Undo, Redo and Clear buttons under the
+canvas step through it. `model_input` turns it into the
 28x28 image the models see, with `capsnet.preprocess` for drawings and uploads.
 """
 
@@ -20,9 +22,10 @@ from streamlit_drawable_canvas import st_canvas
 
 from capsnet.config import NUM_CLASSES
 from capsnet.images import MAX_BYTES, ImageError, load_image
-from capsnet.page import charts, state
+from capsnet.page import canvas_toolbar, charts, state
 from capsnet.page.display import PLOT_CONFIG
 from capsnet.page.resources import ANALYSIS_CACHE, sample_digits
+from capsnet.page.strokes import StrokeHistory
 from capsnet.preprocess import NotADigit, preprocess
 from capsnet.samples import Sample
 
@@ -64,14 +67,48 @@ class PageInput:
 
 
 def drawing_canvas(stroke_width: int) -> np.ndarray | None:
-    """The drawing canvas; its RGBA image, or None before the first stroke."""
+    """The drawing canvas and its controls; the RGBA image of the drawing the page is on, or
+    None while the canvas is blank."""
+    history = state.stroke_history()
     result = st_canvas(
         stroke_width=stroke_width, stroke_color=INK, background_color=PAPER,
         width=CANVAS_SIZE, height=CANVAS_SIZE, drawing_mode="freedraw",
+        initial_drawing=history.initial_drawing(),  # changes only when a button redraws it
         update_streamlit=True, return_image_data=True, key="canvas",
         on_change=state.back_to_drawing,  # drawing again returns from a test digit
     )
-    return result.image_data
+    canvas_toolbar.hide()
+    history.report(result.json_data, result.image_bytes)
+    canvas_controls(history)
+    return drawing_pixels(history.current.image)
+
+
+def drawing_pixels(image: bytes | None) -> np.ndarray | None:
+    """The canvas's PNG as an RGBA array; None for a blank canvas (or a PNG that will not
+    decode, which the canvas never sends)."""
+    if image is None:
+        return None
+    try:
+        return np.asarray(Image.open(io.BytesIO(image)).convert("RGBA"))
+    except (OSError, ValueError):
+        return None
+
+
+def canvas_controls(history: StrokeHistory) -> None:
+    """Undo, Redo and Clear, in a row under the canvas, where a thumb reaches them.
+
+    While a test digit or an upload is read, Undo and Clear go back to the drawing first
+    (Clear also empties it), so that undo never steps past what the visitor last did."""
+    elsewhere = st.session_state["source"] != "drawing"
+    with st.container(horizontal=True, key="canvas_controls"):
+        st.button("Undo", key="canvas_undo", icon=":material/undo:", on_click=state.undo_stroke,
+                  disabled=not (history.can_undo or elsewhere),
+                  help="Remove the last stroke (or go back to your drawing)")
+        st.button("Redo", key="canvas_redo", icon=":material/redo:", on_click=state.redo_stroke,
+                  disabled=not history.can_redo, help="Put back the stroke last removed")
+        st.button("Clear", key="canvas_clear", icon=":material/delete:",
+                  on_click=state.clear_drawing, disabled=history.blank and not elsewhere,
+                  help="Empty the canvas (Undo brings the drawing back)")
 
 
 def upload_limit() -> int:

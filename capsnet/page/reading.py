@@ -4,9 +4,15 @@ All of it depends on the drawing, so it is one fragment: a stroke, an upload, a 
 control in a view reruns it alone, not the sidebar or the page's title. The pose and the
 bend-the-input panels inside it are fragments of their own, so their sliders rerun only them.
 
-On a wide screen the canvas, the model input and the answers stand in three columns. On a
-narrow one (a phone) the columns stack, and `NARROW_SCREEN_STYLE` puts the answers right after
-the canvas, so that both are on the first screen; the upload and the model input follow.
+The canvas is 280 pixels wide, and all of it must show: a stroke on a part cut off would be
+lost. So the layout follows the width the reading has (a container query, since the sidebar
+takes its share on some screens and not on others), not the screen's:
+- wide (`WIDE` pixels or more): the canvas, the model input and the answers in three columns;
+- middle (a tablet, a small laptop with the sidebar open): the canvas's column at its own
+  width and the answers beside it, the model input on a row below;
+- narrow (a phone, or a narrow window): one column, in which `NARROW_SCREEN_STYLE` puts the
+  answers right after the canvas and its buttons, so that both are on the first screen; the
+  upload and the model input follow.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import streamlit as st
 
 from capsnet import novelty
 from capsnet.inference import Analysis
-from capsnet.page import inputs, pair_reading, state, views
+from capsnet.page import canvas_toolbar, inputs, pair_reading, state, views
 from capsnet.page.resources import (
     analyse,
     lab_or_stop,
@@ -24,23 +30,41 @@ from capsnet.page.resources import (
 )
 from capsnet.samples import Sample
 
-COLUMNS = (1.1, 1, 1.2)  # the canvas, the model input, the answers
+COLUMNS = (1.1, 1, 1.2)  # the canvas, the model input and the answers, on a wide screen
+WIDE = 880  # pixels of reading width from which the first of three columns holds the canvas
+NARROW = 560  # pixels of reading width below which the reading is one column
+CANVAS_COLUMN = "18.5rem"  # the canvas's 280 pixels, its outline and room to spare
 NARROW_SCREEN = 640  # pixels: Streamlit stacks columns on screens this narrow or narrower
 NARROW_SCREEN_TOP = "4rem"  # the page starts just below Streamlit's header (3.75rem), not a
 # header's height lower, so that the answers fit on a phone's first screen under the canvas
-READING_ROW = '.st-key-reading [data-testid="stHorizontalBlock"]:has(.st-key-drawing)'
-# Stacked, the canvas's column gives up its own box ("display: contents"), so that its two
+READING = ".st-key-reading"
+READING_ROW = f'{READING} [data-testid="stHorizontalBlock"]:has(.st-key-drawing)'
+COLUMN = f"{READING_ROW} > .stColumn"
+# Narrow, the canvas's column gives up its own box ("display: contents"), so that its two
 # parts, the drawing and the upload, become items of the row beside the other two columns;
 # "order" then lines them up: the drawing, the answers, the upload, the model input.
 NARROW_SCREEN_STYLE = f"""<style>
+.st-key-{canvas_toolbar.KEY} {{ display: none; }}
+{READING} {{ container-type: inline-size; }}
 @media (max-width: {NARROW_SCREEN}px) {{
   [data-testid="stMainBlockContainer"] {{ padding-top: {NARROW_SCREEN_TOP}; }}
-  {READING_ROW} > .stColumn:nth-child(1),
-  {READING_ROW} > .stColumn:nth-child(1) > .stVerticalBlock {{ display: contents; }}
+}}
+@container (max-width: {NARROW - 0.02}px) {{
+  {READING_ROW} {{ flex-direction: row; flex-wrap: wrap; }}
+  {COLUMN} {{ flex: 1 0 100% !important; width: 100% !important; min-width: 0; }}
+  {COLUMN}:nth-child(1),
+  {COLUMN}:nth-child(1) > .stVerticalBlock {{ display: contents; }}
   {READING_ROW} [data-testid="stLayoutWrapper"]:has(> .st-key-drawing) {{ order: 1; }}
-  {READING_ROW} > .stColumn:nth-child(3) {{ order: 2; }}
+  {COLUMN}:nth-child(3) {{ order: 2; }}
   {READING_ROW} [data-testid="stLayoutWrapper"]:has(> .st-key-uploading) {{ order: 3; }}
-  {READING_ROW} > .stColumn:nth-child(2) {{ order: 4; }}
+  {COLUMN}:nth-child(2) {{ order: 4; }}
+}}
+@container (min-width: {NARROW}px) and (max-width: {WIDE - 0.02}px) {{
+  {READING_ROW} {{ flex-wrap: wrap; }}
+  {COLUMN}:nth-child(1) {{ flex: 0 0 {CANVAS_COLUMN} !important;
+                          width: {CANVAS_COLUMN} !important; }}
+  {COLUMN}:nth-child(3) {{ flex: 1 1 0 !important; width: auto !important; order: 2; }}
+  {COLUMN}:nth-child(2) {{ flex: 1 0 100% !important; width: 100% !important; order: 3; }}
 }}
 </style>"""
 
@@ -84,7 +108,7 @@ def novelty_note(folder: str, analysis: Analysis) -> None:
 
 
 def style() -> None:
-    """The narrow-screen order of the reading's parts (see the module's docstring)."""
+    """The reading's layout at each width (see the module's docstring)."""
     st.html(NARROW_SCREEN_STYLE)
 
 
@@ -102,7 +126,6 @@ def render(folder: str, sample: Sample, stroke_width: int) -> None:
                              else "Draw a digit")
                 drawing = inputs.drawing_canvas(stroke_width)
                 start_loading(folder)  # now that the canvas is on its way (see start_loading)
-                st.caption("Undo, redo and clear are in the canvas's toolbar.")
             uploading = st.container(key="uploading")
             with uploading:
                 upload = inputs.upload_control()

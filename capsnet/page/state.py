@@ -10,6 +10,9 @@ Session state the page reads, so that a script or a test can drive it (set a key
         injected. Uploading a file chooses "upload", a test digit "gallery", a test pair of
         the two-digit mode "pair", a stroke on the canvas "drawing"; the canvas keeps its
         drawing meanwhile.
+    strokes: the drawing and its history (`strokes.StrokeHistory`): every drawing the canvas
+        reported, the one the page is on, and the strokes the canvas was last asked to show.
+        The page reads the image of the step it is on; Undo, Redo and Clear move through it.
     upload: the file uploader's file (a Streamlit `UploadedFile`, or None).
     gallery_index: position, in the committed MNIST sample, of the test digit loaded.
     pair_index: which test pair of the two-digit mode is loaded (`pair_reading.sample_pairs`).
@@ -36,6 +39,9 @@ from __future__ import annotations
 
 import streamlit as st
 
+from capsnet.page.strokes import StrokeHistory
+
+STROKES = "strokes"  # session key: the drawing and its history
 DEFAULTS = {"source": "drawing", "gallery_index": None, "gallery_page": 0, "recon_for": None}
 
 
@@ -43,6 +49,32 @@ def init_state() -> None:
     for key, value in DEFAULTS.items():
         if key not in st.session_state:
             st.session_state[key] = value
+
+
+def stroke_history() -> StrokeHistory:
+    """The session's drawing and its history, a blank canvas at first (or after damage)."""
+    if not isinstance(st.session_state.get(STROKES), StrokeHistory):
+        st.session_state[STROKES] = StrokeHistory()
+    return st.session_state[STROKES]
+
+
+def undo_stroke() -> None:
+    """The last stroke removed; while a test digit or an upload is read, back to the
+    drawing instead, as it was."""
+    if st.session_state["source"] != "drawing":
+        back_to_drawing()
+        return
+    stroke_history().undo()
+
+
+def redo_stroke() -> None:
+    back_to_drawing()
+    stroke_history().redo()
+
+
+def clear_drawing() -> None:
+    back_to_drawing()
+    stroke_history().clear()
 
 
 def load_test_digit(index: int) -> None:
