@@ -208,7 +208,7 @@ def _normalise(ink_level: np.ndarray, box_side: int, field_side: int,
         painted = ("The whole image is ink" if mask.all()
                    else f"Ink covers {cover:.0%} of the image")
         raise NotADigit(f"{painted}, so there is no digit shape to read: clear the canvas "
-                        "with its toolbar and draw a digit from 0 to 9.")
+                        "(or undo) and draw a digit from 0 to 9.")
 
     # 1) Crop to the ink.
     rows, cols = np.flatnonzero(mask.any(axis=1)), np.flatnonzero(mask.any(axis=0))

@@ -271,7 +271,7 @@ async def session(browser, url: str, count: int, number: int,
             digit = DRAWN_DIGITS[(number + n) % len(DRAWN_DIGITS)]
             try:
                 if n:
-                    await page.get_by_role("button", name=CLEAR).click()
+                    await page.get_by_role("button", name=CLEAR, exact=True).click()
                     await page.locator(ANSWER).first.wait_for(state="detached",
                                                               timeout=ANSWER_TIMEOUT * 1000)
                 stroke = digit_stroke(digit, box["width"], scale=rng.uniform(*SCALES),

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import io
 import math
 import os
 import socket
@@ -28,6 +29,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
@@ -52,7 +54,8 @@ STEP = 4.0  # canvas pixels between mouse events, so that a stroke is a smooth f
 ANSWER = '[data-testid="stMetric"]'  # the page shows each model's answer as an st.metric
 MODELS = ("CNN", "CapsNet")  # the answers' labels
 CANVAS = "canvas.upper-canvas"  # Fabric.js's event layer, where the mouse draws
-CLEAR = "Reset canvas & history"  # the canvas toolbar's clear button
+CLEAR = "Clear"  # the page's button under the canvas (UNDO and REDO beside it)
+UNDO, REDO = "Undo", "Redo"
 ERROR = '[data-testid="stAlertContentError"], [data-testid="stException"]'  # st.error, a crash
 
 
@@ -110,6 +113,11 @@ def digit_stroke(digit: int, size: float, scale: float = 1.0, shift: tuple[float
     centre = size / 2
     corners = [(centre + scale * (x - centre) + shift[0], centre + scale * (y - centre) + shift[1])
                for x, y in corners]
+    return polyline(corners, step)
+
+
+def polyline(corners: list[tuple[float, float]], step: float = STEP) -> list[tuple[float, float]]:
+    """A freehand stroke through `corners`: points at most `step` pixels apart."""
     stroke = [corners[0]]
     for (x0, y0), (x1, y1) in pairwise(corners):
         parts = max(1, math.ceil(math.hypot(x1 - x0, y1 - y0) / step))
@@ -417,19 +425,35 @@ def draw(page, stroke: list[tuple[float, float]]) -> None:
     page.mouse.up()
 
 
-def draw_by_touch(page, stroke: list[tuple[float, float]]) -> None:
+def draw_by_touch(page, stroke: list[tuple[float, float]], interval: float = 0.0) -> None:
     """One freehand stroke with a finger, in canvas pixels: touch events, as a phone sends
-    them (the page needs `has_touch`; the canvas must be on the screen)."""
+    them (the page needs `has_touch`; the canvas must be on the screen).
+
+    Args:
+        interval: seconds between two touch events (a phone sends one a screen frame,
+            about 0.016 s); 0 sends them as fast as the browser takes them.
+    """
     box = page.locator(CANVAS).bounding_box()
     points = [{"x": box["x"] + x, "y": box["y"] + y} for x, y in stroke]
     touch = page.context.new_cdp_session(page)
     try:
         touch.send("Input.dispatchTouchEvent", {"type": "touchStart", "touchPoints": points[:1]})
         for point in points[1:]:
+            if interval:
+                time.sleep(interval)
             touch.send("Input.dispatchTouchEvent", {"type": "touchMove", "touchPoints": [point]})
         touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
     finally:
         touch.detach()
+
+
+def canvas_pixels(page) -> np.ndarray:
+    """What the canvas shows, as a `(height, width)` array of its red channel in [0, 255]:
+    the strokes Fabric.js has drawn (its lower canvas, above the one the paper is on), not
+    a stroke in progress."""
+    url = page.locator("canvas.dc-canvas.lower-canvas").evaluate("canvas => canvas.toDataURL()")
+    data = base64.b64decode(url.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"))[..., 0]
 
 
 def canvas_size(page) -> float:
@@ -456,8 +480,12 @@ def wait_for_no_answer(page, timeout: float = ANSWER_TIMEOUT) -> None:
 
 
 def clear(page, timeout: float = ANSWER_TIMEOUT) -> None:
-    """Clears the canvas with its toolbar button and waits until no answer is shown."""
-    page.get_by_role("button", name=CLEAR).click()
+    """Clears the canvas with the page's button and waits until no answer is shown (a blank
+    canvas, whose Clear is off, is left as it is)."""
+    button = page.get_by_role("button", name=CLEAR, exact=True)
+    if button.is_disabled():
+        return
+    button.click()
     wait_for_no_answer(page, timeout)
 
 

@@ -136,7 +136,7 @@ class StrokeHistory:
         if drawing == outline(self.current.strokes):
             return False  # the canvas's echo of the step the page is on
         del self.steps[self.position + 1:]  # a new stroke ends what could be redone
-        self.steps.append(Step(strokes, image))
+        self.steps.append(Step(strokes, image if strokes else None))  # blank: the guidance
         if len(self.steps) > MAX_STEPS:
             del self.steps[0]
         self.position = len(self.steps) - 1
