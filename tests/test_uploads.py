@@ -55,7 +55,8 @@ def answers(at: AppTest) -> dict[str, str]:
 
 
 def canvas_id(at: AppTest) -> str:
-    (canvas,) = at.get("bidi_component")  # the drawing canvas, the page's only component
+    (canvas,) = [component for component in at.get("bidi_component")
+                 if "drawable_canvas" in component.proto.component_name]
     return canvas.proto.id
 
 
