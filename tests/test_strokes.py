@@ -189,6 +189,14 @@ def test_the_outline_ignores_what_fabric_fills_in_and_sees_a_moved_point():
     assert outline(moved) != outline(a)
 
 
+def test_the_steps_share_their_strokes(page):
+    history, _ = page
+    for name in "abc":
+        draw(page, name)
+    first, second, third = (step.strokes for step in history.steps[1:])
+    assert second[0] is first[0] and third[0] is first[0] and third[1] is second[1]
+
+
 def test_the_history_keeps_at_most_its_limit(page):
     history, _ = page
     for index in range(MAX_STEPS + 5):

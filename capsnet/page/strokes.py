@@ -136,11 +136,20 @@ class StrokeHistory:
         if drawing == outline(self.current.strokes):
             return False  # the canvas's echo of the step the page is on
         del self.steps[self.position + 1:]  # a new stroke ends what could be redone
+        strokes = self._shared(strokes)
         self.steps.append(Step(strokes, image if strokes else None))  # blank: the guidance
         if len(self.steps) > MAX_STEPS:
             del self.steps[0]
         self.position = len(self.steps) - 1
         return True
+
+    def _shared(self, strokes: list[dict]) -> list[dict]:
+        """`strokes`, with each stroke the current step already holds taken from it, so that
+        the steps share their strokes (every report decodes all of them anew) and the
+        history grows by one stroke a step, not by the whole drawing."""
+        held = self.current.strokes
+        return [held[index] if index < len(held) and outline([held[index]]) == outline([stroke])
+                else stroke for index, stroke in enumerate(strokes)]
 
     def undo(self) -> None:
         if self.can_undo:
