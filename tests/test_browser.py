@@ -10,9 +10,12 @@ Run them with `pytest -m browser`. They need the `playwright` package and a Chro
 `$CHROMIUM` (default /usr/bin/chromium); Playwright's own browser download is not used.
 """
 
+import re
+
 import pytest
 from page_driver import (
     ANSWER,
+    ANSWER_TIMEOUT,
     CANVAS,
     CHROMIUM,
     LOAD_TIMEOUT,
@@ -43,6 +46,7 @@ TRAINED_PAIRS = 0.7  # two-digit test accuracy (both named) from which a clear p
 DRAWN_PAIRS = [  # two digits over each other: (digit, scale, shift across in canvas widths)
     ((7, 0.9, -0.1), (3, 0.8, 0.1)),
     ((4, 0.9, 0.1), (2, 0.8, -0.1)),
+    ((2, 0.9, -0.1), (7, 0.8, 0.1)),
 ]
 TESTED_DIGITS = (1, 7, 0, 3)  # single strokes unlike any other digit
 UPLOAD = '[data-testid="stFileUploader"]'
@@ -125,7 +129,8 @@ def test_two_digit_mode_reads_two_overlapping_strokes(page, weights_folder):
     size = canvas_size(page)
     draw(page, digit_stroke(1, size, shift=(-0.12 * size, 0)))
     draw(page, digit_stroke(0, size, scale=0.8, shift=(0.08 * size, 0)))
-    expect(page.get_by_text("as MultiMNIST would have it")).to_be_visible()
+    expect(page.get_by_text("as MultiMNIST would have it")).to_be_visible(
+        timeout=ANSWER_TIMEOUT * 1000)  # the first use of the mode loads its models
     try:
         accuracy = checkpoints.read_metrics("multimnist_capsnet",
                                             weights_folder).get("test_accuracy", 0.0)
@@ -133,14 +138,24 @@ def test_two_digit_mode_reads_two_overlapping_strokes(page, weights_folder):
         expect(page.get_by_text("two-digit models are not in place")).to_be_visible()
         expect(page.locator(ANSWER)).to_have_count(0)
         return
-    read = answers(page)
+    answers(page)
     expect(page.get_by_text("Each digit redrawn from its own capsule")).to_be_visible()
     if accuracy >= TRAINED_PAIRS:
-        assert set(read["CapsNet"].split(" and ")) == {"0", "1"}, read
-        expect(page.get_by_text("Over the input: the")).to_contain_text("in red")
+        capsnet_names(page, 1, 0)
+        expect(page.get_by_text("Over the input: the")).to_contain_text(re.compile(
+            r"the [01] in red, the [01] in green"))
         expect(page.get_by_text("The CapsNet sees one digit")).to_have_count(0)
         expect(page.get_by_text("Is there a ... in here?")).to_be_visible()
         expect(page.get_by_text("The 0 capsule,")).to_be_visible()  # the class asked at first
+
+
+def capsnet_names(page, first: int, second: int) -> None:
+    """Waits until the CapsNet's answer names both digits, in either order (the answer shown
+    first may be the reading of the first stroke alone, whose run the second one follows)."""
+    value = page.locator(ANSWER).filter(has_text="CapsNet").locator(
+        '[data-testid="stMetricValue"]')
+    expect(value).to_have_text(re.compile(rf"^({first} and {second}|{second} and {first})$"),
+                               timeout=ANSWER_TIMEOUT * 1000)
 
 
 def two_digit_accuracy(weights_folder) -> float:
@@ -162,7 +177,8 @@ def test_two_digits_drawn_over_each_other_are_both_named(page, weights_folder, p
     size = canvas_size(page)
     for digit, scale, shift in pair:
         draw(page, digit_stroke(digit, size, scale=scale, shift=(shift * size, 0)))
-    expect(page.get_by_text("as MultiMNIST would have it")).to_be_visible()
+    expect(page.get_by_text("as MultiMNIST would have it")).to_be_visible(
+        timeout=ANSWER_TIMEOUT * 1000)
     expect(page.get_by_text("Each digit redrawn from its own capsule")).to_be_visible()
-    read = answers(page)
-    assert set(read["CapsNet"].split(" and ")) == {str(digit) for digit, _, _ in pair}, read
+    answers(page)
+    capsnet_names(page, *(digit for digit, _, _ in pair))
