@@ -16,7 +16,7 @@ from pathlib import Path
 
 import streamlit as st
 
-KEY = "canvas_toolbar_off"  # the component's key; `reading.NARROW_SCREEN_STYLE` hides its
+KEY = "canvas_toolbar_off"  # the component's key; `reading.LAYOUT_STYLE` hides its
 # empty box
 
 _component = st.components.v2.component(

@@ -10,7 +10,7 @@ takes its share on some screens and not on others), not the screen's:
 - wide (`WIDE` pixels or more): the canvas, the model input and the answers in three columns;
 - middle (a tablet, a small laptop with the sidebar open): the canvas's column at its own
   width and the answers beside it, the model input on a row below;
-- narrow (a phone, or a narrow window): one column, in which `NARROW_SCREEN_STYLE` puts the
+- narrow (a phone, or a narrow window): one column, in which `LAYOUT_STYLE` puts the
   answers right after the canvas and its buttons, so that both are on the first screen; the
   upload and the model input follow.
 """
@@ -43,7 +43,7 @@ COLUMN = f"{READING_ROW} > .stColumn"
 # Narrow, the canvas's column gives up its own box ("display: contents"), so that its two
 # parts, the drawing and the upload, become items of the row beside the other two columns;
 # "order" then lines them up: the drawing, the answers, the upload, the model input.
-NARROW_SCREEN_STYLE = f"""<style>
+LAYOUT_STYLE = f"""<style>
 .st-key-{canvas_toolbar.KEY} {{ display: none; }}
 {READING} {{ container-type: inline-size; }}
 @media (max-width: {NARROW_SCREEN}px) {{
@@ -109,7 +109,7 @@ def novelty_note(folder: str, analysis: Analysis) -> None:
 
 def style() -> None:
     """The reading's layout at each width (see the module's docstring)."""
-    st.html(NARROW_SCREEN_STYLE)
+    st.html(LAYOUT_STYLE)
 
 
 @st.fragment
