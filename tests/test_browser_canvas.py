@@ -123,6 +123,15 @@ def test_the_whole_canvas_shows_at_every_screen_size(browser, server, screen):
             control_box = control.bounding_box()
             assert 0 <= control_box["x"] and control_box["x"] + control_box["width"] <= width
             assert control_box["y"] >= box["y"] + SIZE  # under the canvas, not on it
+        # a drawing's answers show on the first screen, beside or under the canvas
+        touch = SCREENS[screen].get("has_touch", False)
+        (draw_by_touch if touch else draw)(page, polyline(SEVEN[1]))
+        answers(page)
+        height = page.viewport_size["height"]
+        for metric in page.locator(ANSWER).all():
+            shown = metric.bounding_box()
+            assert 0 <= shown["x"] and shown["x"] + shown["width"] <= width, shown
+            assert shown["y"] + shown["height"] <= height, f"an answer ends at {shown}"
     finally:
         page.close()
 

@@ -63,7 +63,11 @@ LAYOUT_STYLE = f"""<style>
   {READING_ROW} {{ flex-wrap: wrap; }}
   {COLUMN}:nth-child(1) {{ flex: 0 0 {CANVAS_COLUMN} !important;
                           width: {CANVAS_COLUMN} !important; }}
-  {COLUMN}:nth-child(3) {{ flex: 1 1 0 !important; width: auto !important; order: 2; }}
+  {COLUMN}:nth-child(3) {{ flex: 1 1 0 !important; width: auto !important; min-width: 0;
+                          order: 2; }}
+  /* the two answers' own columns would not shrink below 128 pixels each, and would push
+     the answers under the canvas where the reading is 560 to 600 pixels wide */
+  {COLUMN}:nth-child(3) .stColumn {{ min-width: 0 !important; }}
   {COLUMN}:nth-child(2) {{ flex: 1 0 100% !important; width: 100% !important; order: 3; }}
 }}
 </style>"""
