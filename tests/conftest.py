@@ -15,6 +15,24 @@ MNIST_PATH = Path(os.environ.get("CAPSNET_MNIST", ROOT.parent / "shared" / "data
 
 import pytest  # noqa: E402
 
+REQUIRE_BROWSER = "CAPSNET_REQUIRE_BROWSER"  # set (to 1) where skipping the browser is an error
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skips the tests marked `browser` where no Chromium is at $CHROMIUM, with the reason,
+    or, where $CAPSNET_REQUIRE_BROWSER is set (as in CI), fails the run before any test."""
+    from page_driver import missing_browser
+
+    reason = missing_browser()
+    browser_tests = [item for item in items if "browser" in item.keywords]
+    if reason is None or not browser_tests:
+        return
+    if os.environ.get(REQUIRE_BROWSER):
+        raise pytest.UsageError(f"{len(browser_tests)} browser tests cannot run: {reason}; "
+                                f"${REQUIRE_BROWSER} is set, so they may not be skipped")
+    for item in browser_tests:
+        item.add_marker(pytest.mark.skip(reason=reason))
+
 
 @pytest.fixture(scope="session")
 def lab():

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import importlib.util
 import io
 import math
 import os
@@ -35,6 +36,15 @@ ROOT = Path(__file__).resolve().parent.parent
 APP = ROOT / "app.py"
 INPUTS = ROOT / "capsnet" / "page" / "inputs.py"  # the page's canvas, pens and guidance
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
+
+
+def missing_browser() -> str | None:
+    """Why the browser tests cannot run here (no Playwright, no Chromium), or None."""
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright package is not installed (pip install -r requirements-dev.txt)"
+    if not CHROMIUM.is_file():
+        return f"no Chromium at {CHROMIUM} (set $CHROMIUM to another)"
+    return None
 CHROMIUM_ARGS = (
     "--no-sandbox",  # containers and CI runners rarely allow Chromium's user namespaces
     "--disable-gpu",

@@ -17,7 +17,6 @@ from page_driver import (
     ANSWER,
     ANSWER_TIMEOUT,
     CANVAS,
-    CHROMIUM,
     LOAD_TIMEOUT,
     MODELS,
     PHONE,
@@ -30,16 +29,11 @@ from page_driver import (
     open_page,
     page_constant,
 )
+from playwright.sync_api import expect
+
+from capsnet import checkpoints
 
 pytestmark = pytest.mark.browser
-
-pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-if not CHROMIUM.is_file():
-    pytest.skip(f"no Chromium at {CHROMIUM} (set $CHROMIUM to another)", allow_module_level=True)
-
-from playwright.sync_api import expect  # noqa: E402
-
-from capsnet import checkpoints  # noqa: E402
 
 DIGITS = tuple("0123456789")  # what an answer may be
 TRAINED_PAIRS = 0.7  # two-digit test accuracy (both named) from which a clear pair is read

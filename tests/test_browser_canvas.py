@@ -12,7 +12,6 @@ import pytest
 from page_driver import (
     ANSWER,
     CANVAS,
-    CHROMIUM,
     CLEAR,
     MODELS,
     PHONE,
@@ -28,14 +27,10 @@ from page_driver import (
     polyline,
     wait_for_no_answer,
 )
+from playwright.sync_api import expect
 
 pytestmark = pytest.mark.browser
 
-pytest.importorskip("playwright.sync_api", reason="the playwright package is not installed")
-if not CHROMIUM.is_file():
-    pytest.skip(f"no Chromium at {CHROMIUM} (set $CHROMIUM to another)", allow_module_level=True)
-
-from playwright.sync_api import expect  # noqa: E402
 
 SIZE = 280  # the canvas's side in pixels (capsnet.page.inputs.CANVAS_SIZE)
 SCREENS = {  # name: Playwright page options, with the sidebar as it opens by default

@@ -15,7 +15,6 @@ import numpy as np
 import pytest
 from conftest import ROOT
 from page_driver import (
-    CHROMIUM,
     PHONE,
     answers,
     canvas_size,
@@ -108,8 +107,6 @@ def test_payload_refuses_other_types(lab):
 # --- The decoder in Chromium -----------------------------------------------------------
 
 browser_test = pytest.mark.browser
-needs_chromium = pytest.mark.skipif(not CHROMIUM.is_file(),
-                                    reason=f"no Chromium at {CHROMIUM} (set $CHROMIUM)")
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +137,6 @@ def browser_reconstructions(page, payload: DecoderPayload, triples) -> np.ndarra
 
 
 @browser_test
-@needs_chromium
 @pytest.mark.parametrize("dtype, tolerance", [("float32", FLOAT32), ("float16", FLOAT16)])
 def test_browser_decoder_is_the_keras_decoder(decoder_page, lab, dtype, tolerance):
     triples = cases()
@@ -200,7 +196,6 @@ def expected_error(lab, image: np.ndarray, digit: int, pose: np.ndarray) -> floa
 
 
 @browser_test
-@needs_chromium
 def test_browser_draws_the_labs_reconstruction_of_the_drawing(pose_page, lab):
     page = pose_page
     assert page.locator(".st-key-pose_0").count() == 0  # the server's sliders gave way
@@ -220,7 +215,6 @@ def test_browser_draws_the_labs_reconstruction_of_the_drawing(pose_page, lab):
 
 
 @browser_test
-@needs_chromium
 def test_drag_redraws_every_frame_and_reruns_only_on_release(pose_page, lab):
     page = pose_page
     image = heatmap(page, "model_input")
@@ -274,7 +268,6 @@ def test_drag_redraws_every_frame_and_reruns_only_on_release(pose_page, lab):
 
 
 @browser_test
-@needs_chromium
 def test_a_finger_drags_a_slider_on_a_phone(browser, server):
     phone = open_page(browser, server.url, watch=True, **PHONE)
     try:
@@ -306,7 +299,6 @@ def test_a_finger_drags_a_slider_on_a_phone(browser, server):
 
 
 @browser_test
-@needs_chromium
 def test_weights_travel_once_per_session(pose_page):
     page = pose_page
     payload = len(base64.b64encode(bytes(2 * sum(r * c + c for r, c in SHAPES))))
@@ -328,7 +320,6 @@ def test_weights_travel_once_per_session(pose_page):
 
 
 @browser_test
-@needs_chromium
 def test_without_the_browser_decoder_the_server_sliders_work(browser, server):
     from playwright.sync_api import expect
 
@@ -361,7 +352,6 @@ def slider_names(page) -> list[str]:
 
 
 @browser_test
-@needs_chromium
 def test_the_sliders_say_what_each_dimension_does_for_the_digit_read(browser, server, lab,
                                                                      trained):
     """Draw a 1, then a 0: the names beside the sliders are the report's for the class the
