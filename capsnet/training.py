@@ -332,11 +332,12 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
             learning-rate schedule (the steps it took), its count of examples seen and its
             best validation score, which a new epoch must beat to replace its weights. The
             optimizer's moments start afresh. Without a run in `out`, a new run starts.
+            A run that goes on from earlier training (`resume` or `init`) draws its own
+            shuffles, pairs and shifts (`stream_seed`), not those the earlier runs drew.
 
     Returns:
         The metrics record written beside the weights in `out`.
     """
-    keras.utils.set_random_seed(train_config.seed)
     kind, pairs = checkpoints.kind(name), name in checkpoints.PAIR_MODEL_NAMES
     if warm_start is not None and not pairs:
         raise ValueError("warm_start is for the two-digit models. "
@@ -354,15 +355,19 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
     steps_per_epoch = int(np.ceil(epoch_size / train_config.batch_size))
     examples_per_epoch = min(epoch_size, steps_per_epoch * train_config.batch_size)
     steps_done = 0
+    seen_before = 0 if start is None else checkpoints.training_totals(earlier)["examples_seen"] or 0
     if earlier_run is not None:
-        seen = checkpoints.training_totals(earlier_run)["examples_seen"] or 0
-        steps_done = int(round(seen / train_config.batch_size))
+        steps_done = int(round(seen_before / train_config.batch_size))
+    # The shuffles, pairs and shifts of a run that goes on from earlier training are its own,
+    # not a replay of those the earlier runs began with.
+    seed = stream_seed(train_config.seed, seen_before)
+    keras.utils.set_random_seed(seed)
     drawing = train_config.drawing if train_config.augment == "drawing" else None
     builder = build_capsnet if kind == "capsnet" else build_cnn
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(train_config.precision)
     try:
-        built = builder(model_config, train_config.max_shift, seed=train_config.seed,
+        built = builder(model_config, train_config.max_shift, seed=seed,
                         drawing=drawing)
     finally:
         keras.config.set_dtype_policy(previous_policy)
@@ -396,6 +401,7 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
         "keras_version": keras.__version__,
         "device": describe_device(),
         "jit_compile": bool(built.trainer.jit_compile),  # False if a layer made Keras refuse
+        "stream_seed": seed,
     }
     if warmed is not None:
         record["warm_start"] = warmed
@@ -459,6 +465,13 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
     )
     # The weights file already holds the best weights: only their record grows.
     return checkpoints.update_metrics(name, record, out)
+
+
+def stream_seed(seed: int, seen_before: int) -> int:
+    """The seed of a run's random stream (its shuffles, and the pairs and shifts its trainer
+    makes): `seed` for a fresh run, and for a run that goes on from weights trained on
+    `seen_before` examples a seed of its own, so that it draws new examples."""
+    return (int(seed) + int(seen_before)) % 2**31
 
 
 def same_validation(metrics: dict, train_config: TrainConfig, data: MNIST) -> bool:

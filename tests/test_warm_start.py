@@ -155,6 +155,43 @@ def test_a_resumed_run_carries_on_the_schedule_the_pairs_seen_and_the_best_weigh
     assert resumed["history"][0]["learning_rate"] == pytest.approx(5e-4)
 
 
+def test_a_run_that_goes_on_draws_new_pairs_rather_than_replaying_the_first_runs(
+        tmp_path, mnist_path, monkeypatch):
+    import keras
+
+    from capsnet import training
+    from capsnet.layers import OverlayPairs
+
+    seeds = []  # the seed each run's trainer draws its pairs and shifts from
+    build_cnn = training.build_cnn
+
+    def recording_build_cnn(*args, seed=None, **kwargs):
+        seeds.append(seed)
+        return build_cnn(*args, seed=seed, **kwargs)
+
+    monkeypatch.setattr(training, "build_cnn", recording_build_cnn)
+    data = small_mnist(mnist_path, train=100, validation=50, test=50)
+    config = TrainConfig(epochs=1, batch_size=50, validation_size=50, seed=5)
+    first = training.train("multimnist_cnn", data, config, tmp_path / "a", verbose=0,
+                           resume=True)
+    resumed = training.train("multimnist_cnn", data, config, tmp_path / "a", verbose=0,
+                             resume=True)
+    continued = training.train("multimnist_cnn", data, config, tmp_path / "b", verbose=0,
+                               init=tmp_path / "a")
+    assert seeds == [5, 105, 205]  # 100 pairs a run: each run's stream is a new one
+    assert [first["stream_seed"], resumed["stream_seed"], continued["stream_seed"]] == seeds
+
+    # The pairs a trainer makes follow its seed: a replayed seed replays them.
+    digits, labels = data.train.images[:50], data.train.one_hot()[:50]
+
+    def first_pairs(seed):
+        return keras.ops.convert_to_numpy(
+            OverlayPairs(4, seed)([digits, labels])[0])
+
+    np.testing.assert_array_equal(first_pairs(5), first_pairs(5))
+    assert not np.array_equal(first_pairs(5), first_pairs(105))
+
+
 
 def test_warm_start_is_recorded_and_kept_when_resumed(tmp_path, mnist_path, one_digit_folder):
     from capsnet.training import train
