@@ -595,3 +595,80 @@ def report(predicted: np.ndarray, yardstick: Yardstick) -> dict:
                       for digit in VARIANTS},
         "per_band": {band: _accuracy(right[yardstick.bands == band]) for band in BANDS},
     }
+
+
+# --- Drawn pairs -----------------------------------------------------------------------------
+
+PAIR_BANDS = ("medium", "large")  # two digits drawn over each other: neither in a corner
+PAIR_PEN = 3  # the two digits' pens differ by at most this many pixels: one pen draws both
+PAIR_OFFSET = 0.2  # each digit's centre moves by up to this fraction of its ink height across
+# and down, as MultiMNIST moves a digit about 20 pixels tall by up to 4 pixels
+
+
+@dataclass
+class DrawnPair:
+    """Two drawings of different digits over each other on one canvas, as a visitor draws a
+    pair in the page's two-digit mode: with one pen, at about one size.
+
+    Attributes:
+        canvas: uint8 RGBA `(280, 280, 4)`: both digits' white ink on the black sheet.
+        labels: the two digits, different.
+        indices: the drawings they are (`drawing(index, yardstick.seed)`).
+        band: the size band of both.
+    """
+
+    canvas: np.ndarray
+    labels: tuple[int, int]
+    indices: tuple[int, int]
+    band: str
+
+
+def ink_box(canvas: np.ndarray) -> tuple[int, int, int, int]:
+    """`(top, left, bottom, right)` of the ink on a canvas (bottom and right excluded)."""
+    rows = np.flatnonzero(canvas[..., 0].any(axis=1))
+    cols = np.flatnonzero(canvas[..., 0].any(axis=0))
+    return int(rows[0]), int(cols[0]), int(rows[-1]) + 1, int(cols[-1]) + 1
+
+
+def overlay(canvases: list[np.ndarray], offsets: list[tuple[float, float]]) -> np.ndarray:
+    """One canvas from canvases of one drawing each: each drawing's ink box is moved to the
+    canvas's centre plus its offset (rows down, columns right, in pixels; kept on the canvas),
+    and where strokes cross, the brighter ink shows, as on the page's canvas."""
+    ink = np.zeros((CANVAS, CANVAS), "uint8")
+    for canvas, (down, right) in zip(canvases, offsets, strict=True):
+        top, left, bottom, end = ink_box(canvas)
+        height, width = bottom - top, end - left
+        row = int(np.clip(round((CANVAS - height) / 2 + down), 0, CANVAS - height))
+        col = int(np.clip(round((CANVAS - width) / 2 + right), 0, CANVAS - width))
+        place = np.s_[row:row + height, col:col + width]
+        ink[place] = np.maximum(ink[place], canvas[top:bottom, left:end, 0])
+    out = np.empty((CANVAS, CANVAS, 4), "uint8")
+    out[..., :3], out[..., 3] = ink[..., None], 255
+    return out
+
+
+def drawn_pair(index: int, yardstick: Yardstick) -> DrawnPair:
+    """Pair `index` made from the drawings of `yardstick` (remade from their indices): a
+    drawing of a medium or large band (`PAIR_BANDS`) and one of another digit in the same
+    band drawn with a pen at most `PAIR_PEN` pixels wider or narrower, each centred on the
+    canvas and moved by up to `PAIR_OFFSET` of its height each way, overlaid. The same index
+    and yardstick make the same pair.
+
+    Raises:
+        ValueError: the yardstick holds no two such drawings.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(yardstick.seed, spawn_key=(index,)))
+    candidates = np.flatnonzero(np.isin(yardstick.bands, PAIR_BANDS))
+    first = int(rng.choice(candidates)) if len(candidates) else None
+    partners = [] if first is None else np.flatnonzero(
+        (yardstick.bands == yardstick.bands[first])
+        & (yardstick.labels != yardstick.labels[first])
+        & (np.abs(yardstick.pens.astype(int) - int(yardstick.pens[first])) <= PAIR_PEN))
+    if not len(partners):
+        raise ValueError("the yardstick holds no two drawings of different digits in one of "
+                         f"{PAIR_BANDS} drawn with about one pen")
+    second = int(rng.choice(partners))
+    made = [drawing(index_of, yardstick.seed) for index_of in (first, second)]
+    offsets = [tuple(rng.uniform(-PAIR_OFFSET, PAIR_OFFSET, 2) * each.height) for each in made]
+    return DrawnPair(overlay([each.canvas for each in made], offsets),
+                     (made[0].label, made[1].label), (first, second), made[0].band)

@@ -1,0 +1,135 @@
+"""Measure how the two-digit models read pairs of drawn digits, as visitors draw them.
+
+The MultiMNIST test pairs are MNIST digits, written with a pen on paper; the page's visitors
+draw two digits over each other on the canvas, with one pen, at about one size. This makes
+such pairs from the drawn-digit yardstick's drawings (`capsnet.drawn.drawn_pair`: no MNIST
+digit at all), reads each as the page does (`preprocess_pair`, then `TwoDigitLab`), and
+prints, as a Markdown table, how many of them each model names both digits of, by size
+band, beside its figure on the MNIST test pairs. Run from the project's root:
+
+    python scripts/drawn_pairs.py
+    python scripts/drawn_pairs.py --count 1000 --weights runs/mm
+
+Costs about 0.25 s a pair on two CPU cores (remaking two drawings and reading the pair).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from capsnet import checkpoints, drawn, quiet  # noqa: E402
+from capsnet.multimnist import both_named  # noqa: E402
+from capsnet.preprocess import NotADigit, preprocess_pair  # noqa: E402
+
+BATCH = 100  # pairs per call
+MODELS = {"capsnet": "multimnist_capsnet", "cnn": "multimnist_cnn"}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--weights", type=Path, default=None, help=checkpoints.WEIGHTS_HELP)
+    parser.add_argument("--count", type=int, default=500,
+                        help="drawn pairs measured (default: 500)")
+    parser.add_argument("--yardstick", type=Path, default=drawn.DRAWN_PATH,
+                        help="the drawn-digit yardstick whose drawings are paired "
+                             "(default: the committed capsnet/assets/drawn.npz)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    return parser.parse_args(argv)
+
+
+def read_pairs(lab, pairs: list[drawn.DrawnPair]) -> dict:
+    """Each model's answers on the pairs that preprocessing accepts, and which it refused:
+    `{"kept": (n,) indices, "refused": [indices], "capsnet": (n, 10) lengths,
+    "cnn": (n, 10) scores}`."""
+    images, kept, refused = [], [], []
+    for index, pair in enumerate(pairs):
+        try:
+            images.append(preprocess_pair(pair.canvas, ink="light").image)
+            kept.append(index)
+        except NotADigit:  # the page would say why and read nothing
+            refused.append(index)
+    lengths, scores = [], []
+    for start in range(0, len(images), BATCH):
+        for analysis in lab.analyze_batch(np.stack(images[start:start + BATCH])):
+            lengths.append(analysis.capsnet_lengths)
+            scores.append(analysis.cnn_scores)
+    return {"kept": np.asarray(kept, int), "refused": refused,
+            "capsnet": np.asarray(lengths), "cnn": np.asarray(scores)}
+
+
+def report(lab, pairs: list[drawn.DrawnPair]) -> dict:
+    """Per model: both digits named, overall and per size band, and the CapsNet's "one
+    digit" calls (the page's note), with the model's figure on the MNIST test pairs."""
+    from capsnet.two_digits import ONE_DIGIT_THRESHOLD
+
+    read = read_pairs(lab, pairs)
+    labels = np.asarray([pairs[i].labels for i in read["kept"]]).reshape(-1, 2)
+    bands = np.asarray([pairs[i].band for i in read["kept"]])
+    figures = {"pairs": len(pairs), "refused": len(read["refused"])}
+    for model, name in MODELS.items():
+        right = (both_named(labels, read[model]) if len(labels)
+                 else np.zeros(0, bool))
+        per_band = {band: {"right": int(right[bands == band].sum()),
+                           "count": int((bands == band).sum())} for band in drawn.PAIR_BANDS}
+        figures[model] = {"right": int(right.sum()), "count": int(right.size),
+                          "per_band": per_band,
+                          "mnist_test_accuracy": lab.metrics[name].get("test_accuracy")}
+    if len(labels):
+        second = np.sort(read["capsnet"], axis=-1)[:, -2]
+        figures["capsnet"]["one_digit_calls"] = int((second < ONE_DIGIT_THRESHOLD).sum())
+    return figures
+
+
+def share(right: int, count: int) -> str:
+    return f"{right} of {count} ({right / count:.1%})" if count else "none"
+
+
+def table(figures: dict) -> str:
+    rows = [f"{figures['pairs']} drawn pairs, {figures['refused']} refused by preprocessing "
+            "(the page would say why)", "",
+            "| model | both digits named | "
+            + " | ".join(f"{band} band" for band in drawn.PAIR_BANDS)
+            + " | MNIST test pairs |",
+            "|---|---|" + "---|" * len(drawn.PAIR_BANDS) + "---|"]
+    for model in MODELS:
+        entry = figures[model]
+        bands = " | ".join(share(part["right"], part["count"])
+                           for part in entry["per_band"].values())
+        mnist = entry["mnist_test_accuracy"]
+        rows.append(f"| {model} | {share(entry['right'], entry['count'])} | {bands} | "
+                    f"{'–' if mnist is None else f'{mnist:.1%}'} |")
+    if "one_digit_calls" in figures["capsnet"]:
+        rows += ["", f"The CapsNet calls {figures['capsnet']['one_digit_calls']} of "
+                     f"{figures['capsnet']['count']} pairs one digit."]
+    return "\n".join(rows)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if args.count <= 0:
+        raise SystemExit(f"--count must be positive. Received: {args.count}")
+    quiet.import_keras()
+    from capsnet.two_digits import TwoDigitLab
+
+    try:
+        yardstick = drawn.load(args.yardstick)
+        lab = TwoDigitLab.load(args.weights)
+    except (drawn.YardstickError, checkpoints.WeightsError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    pairs = [drawn.drawn_pair(index, yardstick) for index in range(args.count)]
+    figures = report(lab, pairs)
+    print(json.dumps(figures) if args.json else table(figures))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,116 @@
+"""Drawn pairs: two drawings of different digits over each other on one canvas, and
+`scripts/drawn_pairs.py`, which measures the two-digit models on them as the page reads them.
+
+The overlay is checked against placing the ink by hand, the pairs against the yardstick they
+come from, and the script's counts against the page's own `TwoDigitLab.analyze_drawing`.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from test_hardening import load_script
+
+from capsnet import drawn
+from capsnet.preprocess import preprocess_pair
+
+COUNT = 6  # pairs the script measures in its test
+
+
+@pytest.fixture(scope="module")
+def yardstick() -> drawn.Yardstick:
+    return drawn.load(drawn.DRAWN_PATH)
+
+
+@pytest.fixture(scope="module")
+def pair_lab(weights_folder):
+    """The two-digit models the tests run against (the shipped ones, unless
+    $CAPSNET_WEIGHTS names others)."""
+    from capsnet.two_digits import TwoDigitLab
+
+    return TwoDigitLab.load(weights_folder)
+
+
+def one_square(top: int, left: int, side: int, level: int = 255) -> np.ndarray:
+    canvas = np.zeros((drawn.CANVAS, drawn.CANVAS, 4), "uint8")
+    canvas[..., 3] = 255
+    canvas[top:top + side, left:left + side, :3] = level
+    return canvas
+
+
+def test_overlay_centres_each_drawing_moves_it_by_its_offset_and_keeps_the_brighter_ink():
+    first, second = one_square(3, 5, 20, 200), one_square(200, 240, 10, 120)
+    out = drawn.overlay([first, second], [(0, 0), (4, -6)])
+    expected = np.zeros((drawn.CANVAS, drawn.CANVAS), "uint8")
+    expected[130:150, 130:150] = 200  # 20 pixels: (280 - 20) / 2 = 130 from the top and left
+    expected[139:149, 129:139] = np.maximum(expected[139:149, 129:139], 120)  # 135 + 4, 135 - 6
+    np.testing.assert_array_equal(out[..., 0], expected)
+    assert (out[..., 0] == out[..., 1]).all() and (out[..., 3] == 255).all()
+    assert drawn.ink_box(first) == (3, 5, 23, 25)
+
+
+def test_overlay_keeps_a_drawing_moved_past_the_edge_on_the_canvas():
+    square = one_square(100, 100, 30)
+    out = drawn.overlay([square], [(500, -500)])
+    assert drawn.ink_box(out) == (drawn.CANVAS - 30, 0, drawn.CANVAS, 30)
+    assert out[..., 0].sum() == square[..., 0].sum()
+
+
+def test_a_pair_is_two_digits_of_one_band_and_pen_remade_alike_from_its_index(yardstick):
+    for index in range(4):
+        pair = drawn.drawn_pair(index, yardstick)
+        first, second = pair.indices
+        assert pair.labels[0] != pair.labels[1]
+        assert pair.labels == (yardstick.labels[first], yardstick.labels[second])
+        assert pair.band in drawn.PAIR_BANDS
+        assert yardstick.bands[first] == yardstick.bands[second] == pair.band
+        assert abs(int(yardstick.pens[first]) - int(yardstick.pens[second])) <= drawn.PAIR_PEN
+        # both drawings' ink is on the canvas, overlapping: less than the two together
+        ink = [drawn.drawing(i, yardstick.seed).canvas[..., 0] > 0 for i in pair.indices]
+        on_canvas = int((pair.canvas[..., 0] > 0).sum())
+        assert max(map(np.sum, ink)) <= on_canvas < sum(map(np.sum, ink))
+        assert preprocess_pair(pair.canvas, ink="light").image.shape == (36, 36)
+        np.testing.assert_array_equal(drawn.drawn_pair(index, yardstick).canvas, pair.canvas)
+    assert drawn.drawn_pair(0, yardstick).indices != drawn.drawn_pair(1, yardstick).indices
+
+
+def test_a_yardstick_without_partners_is_refused_with_the_reason(yardstick):
+    with pytest.raises(ValueError, match="no two drawings of different digits"):
+        drawn.drawn_pair(0, yardstick.select(label=3))
+    with pytest.raises(ValueError, match="no two drawings"):
+        drawn.drawn_pair(0, yardstick.select(band="small"))
+
+
+def test_script_counts_the_pairs_the_pages_reading_names(pair_lab, weights_folder,
+                                                        yardstick, capsys):
+    script = load_script("drawn_pairs")
+    assert script.main(["--count", str(COUNT), "--weights", str(weights_folder), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    pairs = [drawn.drawn_pair(index, yardstick) for index in range(COUNT)]
+    read = [pair_lab.analyze_drawing(pair.canvas, ink="light") for pair in pairs]
+    for model, answers in (("capsnet", [a.capsnet_answers for a in read]),
+                           ("cnn", [a.cnn_answers for a in read])):
+        named = [set(answer.tolist()) == set(pair.labels) for answer, pair in zip(answers, pairs,
+                                                                              strict=True)]
+        assert figures[model]["right"] == sum(named) and figures[model]["count"] == COUNT
+        assert sum(part["count"] for part in figures[model]["per_band"].values()) == COUNT
+        for band, part in figures[model]["per_band"].items():
+            assert part["right"] == sum(right for right, pair in zip(named, pairs, strict=True)
+                                        if pair.band == band)
+    assert figures["pairs"] == COUNT and figures["refused"] == 0
+    assert figures["capsnet"]["one_digit_calls"] == sum(a.one_digit for a in read)
+
+    assert script.main(["--count", "2", "--weights", str(weights_folder)]) == 0
+    table = capsys.readouterr().out
+    assert "| capsnet |" in table and "| cnn |" in table and "2 drawn pairs" in table
+
+
+def test_script_says_what_is_missing_without_a_trace(tmp_path, capsys):
+    script = load_script("drawn_pairs")
+    assert script.main(["--count", "2", "--weights", str(tmp_path)]) == 1
+    message = capsys.readouterr().err
+    assert "multimnist" in message and "Traceback" not in message
+    assert script.main(["--count", "2", "--yardstick", str(tmp_path / "none.npz")]) == 1
+    assert "No drawn-digit yardstick" in capsys.readouterr().err
