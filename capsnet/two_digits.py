@@ -148,7 +148,8 @@ def one_digit_calls(single_seconds: np.ndarray, pair_seconds: np.ndarray,
 
 def measured_note(metrics: dict) -> str:
     """How often each two-digit model names both digits of the test pairs, and how many pairs
-    it has trained on, beside the paper's figures (Table 1)."""
+    it has trained on, beside the paper's figures (Table 1), and of the drawn pairs where
+    `scripts/drawn_pairs.py --record` measured them (`"drawn_pairs"` in the metrics file)."""
     parts = []
     for name, label, paper in (("multimnist_capsnet", "CapsNet", PAPER_ERRORS["capsnet"]),
                                ("multimnist_cnn", "CNN", PAPER_ERRORS["cnn"])):
@@ -160,6 +161,10 @@ def measured_note(metrics: dict) -> str:
             continue
         trained = f" after {seen:,} training pairs" if seen else ""
         pairs = record.get("test_pairs", MNIST_TEST_IMAGES)  # one pair per test digit
-        parts.append(f"the {label} names both digits of {accuracy:.1%} of {pairs:,} test "
-                     f"pairs{trained} (the paper's: {1 - paper:.1%})")
+        part = (f"the {label} names both digits of {accuracy:.1%} of {pairs:,} test "
+                f"pairs{trained} (the paper's: {1 - paper:.1%})")
+        drawn = record.get("drawn_pairs") or {}
+        if drawn.get("accuracy") is not None and drawn.get("count"):
+            part += f" and of {drawn['accuracy']:.1%} of {drawn['count']:,} drawn pairs"
+        parts.append(part)
     return "Measured: " + "; ".join(parts) + "."

@@ -9,6 +9,7 @@ band, beside its figure on the MNIST test pairs. Run from the project's root:
 
     python scripts/drawn_pairs.py
     python scripts/drawn_pairs.py --count 1000 --weights runs/mm
+    python scripts/drawn_pairs.py --record        # into the metrics files, for the page
 
 Costs about 0.25 s a pair on two CPU cores (remaking two drawings and reading the pair).
 """
@@ -42,6 +43,9 @@ def parse_args(argv=None) -> argparse.Namespace:
                         help="the drawn-digit yardstick whose drawings are paired "
                              "(default: the committed capsnet/assets/drawn.npz)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
+    parser.add_argument("--record", action="store_true",
+                        help="write each model's figure into its metrics file as "
+                             "\"drawn_pairs\" (the page's two-digit mode quotes it)")
     return parser.parse_args(argv)
 
 
@@ -128,6 +132,13 @@ def main(argv=None) -> int:
     pairs = [drawn.drawn_pair(index, yardstick) for index in range(args.count)]
     figures = report(lab, pairs)
     print(json.dumps(figures) if args.json else table(figures))
+    if args.record:
+        for model, name in MODELS.items():
+            entry = figures[model]
+            checkpoints.update_metrics(name, {"drawn_pairs": {
+                "accuracy": round(entry["right"] / entry["count"], 4) if entry["count"] else None,
+                "count": entry["count"], "refused": figures["refused"],
+                "yardstick_seed": yardstick.seed}}, args.weights)
     return 0
 
 

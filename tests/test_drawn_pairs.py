@@ -107,6 +107,26 @@ def test_script_counts_the_pairs_the_pages_reading_names(pair_lab, weights_folde
     assert "| capsnet |" in table and "| cnn |" in table and "2 drawn pairs" in table
 
 
+def test_script_records_each_models_figure_for_the_page(weights_folder, tmp_path, capsys):
+    import shutil
+
+    from capsnet import checkpoints
+    from capsnet.two_digits import TwoDigitLab, measured_note
+
+    for name in ("multimnist_capsnet", "multimnist_cnn"):
+        for path in checkpoints.paths(name, weights_folder):
+            shutil.copy(path, tmp_path / path.name)
+    script = load_script("drawn_pairs")
+    assert script.main(["--count", "3", "--weights", str(tmp_path), "--json", "--record"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    for model, name in (("capsnet", "multimnist_capsnet"), ("cnn", "multimnist_cnn")):
+        recorded = checkpoints.read_metrics(name, tmp_path)["drawn_pairs"]
+        assert recorded["count"] == 3
+        assert recorded["accuracy"] == round(figures[model]["right"] / 3, 4)
+    lab = TwoDigitLab.load(tmp_path)  # the checksums still hold
+    assert measured_note(lab.metrics).count("of 3 drawn pairs") == 2
+
+
 def test_script_says_what_is_missing_without_a_trace(tmp_path, capsys):
     script = load_script("drawn_pairs")
     assert script.main(["--count", "2", "--weights", str(tmp_path)]) == 1

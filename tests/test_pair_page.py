@@ -207,3 +207,9 @@ def test_the_mode_says_how_well_each_model_reads_the_test_pairs():
     assert ("the CapsNet names both digits of 81.2% of 10,000 test pairs after 80,000 "
             "training pairs (the paper's: 94.8%)") in note
     assert "the CNN has no measured test accuracy" in note
+    assert "drawn pairs" not in note  # not measured on them
+
+    metrics["multimnist_cnn"] = {"test_accuracy": 0.85, "pairs_seen": 90_000,
+                                 "drawn_pairs": {"accuracy": 0.7412, "count": 500}}
+    assert ("the CNN names both digits of 85.0% of 10,000 test pairs after 90,000 training "
+            "pairs (the paper's: 91.9%) and of 74.1% of 500 drawn pairs") in measured_note(metrics)
