@@ -140,7 +140,13 @@ def run_train(args: argparse.Namespace) -> None:
 
     import keras
 
-    from capsnet.training import Deadline, cpu_has_bfloat16, default_config, train
+    from capsnet.training import (
+        Deadline,
+        StopOnSignal,
+        cpu_has_bfloat16,
+        default_config,
+        train,
+    )
 
     pairs = args.task == "multimnist"
     max_shift = args.max_shift if args.max_shift is not None else (
@@ -169,14 +175,18 @@ def run_train(args: argparse.Namespace) -> None:
         config = default_config(name)
         if checkpoints.kind(name) == "capsnet":
             config = dataclasses.replace(config, routings=args.routings)
-        deadline = [Deadline(began, 60 * args.time_limit)] if args.time_limit else []
+        stops = [StopOnSignal()]  # kill -TERM or Ctrl+C: the epoch under way is the last
+        if args.time_limit:
+            stops.append(Deadline(began, 60 * args.time_limit))
         record = train(name, data, train_config, args.out, config, jit_compile=jit,
-                       verbose=args.verbose, init=args.init, callbacks=deadline,
+                       verbose=args.verbose, init=args.init, callbacks=stops,
                        warm_start=args.warm_start, resume=args.resume)
         print(f"{name}: test accuracy {record['test_accuracy']:.4f} "
               f"({record['test_errors']} errors), best epoch {record['best_epoch']} of "
               f"{record['epochs_run']}, {record['training_seconds']:.0f} s on "
               f"{record['device']} -> {args.out}", file=sys.stderr)
+        if stops[0].received:  # stopped by hand: the models after this one are not begun
+            break
 
 
 def drawn_yardstick(path: Path) -> drawn.Yardstick:

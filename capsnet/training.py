@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 import platform
 import shutil
+import signal
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
 
@@ -189,6 +192,43 @@ class Deadline(keras.callbacks.Callback):
         self.last_epoch = now - self.epoch_started if epoch else 0.0
         if now + self.last_epoch > self.began + self.deadline:
             self.model.stop_training = True
+
+
+class StopOnSignal(keras.callbacks.Callback):
+    """Ends training at the end of the epoch under way when the process gets SIGTERM or
+    SIGINT (Ctrl+C), so that a run stopped by hand still measures its best weights and
+    records every pair it saw; a second signal acts at once, as without this callback.
+
+    Signal handlers can only be set from the main thread; elsewhere this does nothing.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self):
+        super().__init__()
+        self.received = None
+        self._previous = {}
+
+    def _stop(self, signum, frame):
+        self.received = signal.Signals(signum).name
+        for signum_, handler in self._previous.items():  # a second signal: act at once
+            signal.signal(signum_, handler)
+        print(f"{self.received}: stopping at the end of this epoch (again to stop now)",
+              file=sys.stderr, flush=True)
+
+    def on_train_begin(self, logs=None):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {signum: signal.signal(signum, self._stop)
+                              for signum in self.SIGNALS}
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.received is not None:
+            self.model.stop_training = True
+
+    def on_train_end(self, logs=None):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+        self._previous = {}
 
 
 class KeepBest(keras.callbacks.Callback):

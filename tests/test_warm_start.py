@@ -193,6 +193,34 @@ def test_a_run_that_goes_on_draws_new_pairs_rather_than_replaying_the_first_runs
 
 
 
+@pytest.mark.parametrize("signum", ["SIGTERM", "SIGINT"])
+def test_a_signal_ends_the_run_at_the_epoch_boundary_with_its_record_written(
+        tmp_path, mnist_path, signum):
+    import os
+    import signal
+
+    import keras
+
+    from capsnet.training import StopOnSignal, train
+
+    class SignalInFirstEpoch(keras.callbacks.Callback):  # as `kill -TERM` during a run
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 0 and not self.model.stop_training:
+                os.kill(os.getpid(), getattr(signal, signum))
+
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
+    data = small_mnist(mnist_path, train=200, validation=50, test=50)
+    config = TrainConfig(epochs=3, batch_size=50, validation_size=50, epoch_size=100)
+    stop = StopOnSignal()
+    record = train("multimnist_cnn", data, config, tmp_path, verbose=0,
+                   callbacks=[stop, SignalInFirstEpoch()])
+    assert stop.received == signum
+    assert record["epochs_run"] == 1 and record["pairs_seen"] == 100  # both steps of it
+    assert record["test_pairs"] == 50 and record["best_epoch"] == 1
+    assert checkpoints.read_metrics("multimnist_cnn", tmp_path)["pairs_seen_total"] == 100
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
+
+
 def test_warm_start_is_recorded_and_kept_when_resumed(tmp_path, mnist_path, one_digit_folder):
     from capsnet.training import train
 
