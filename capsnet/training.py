@@ -467,11 +467,12 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
         return {**this_run, f"{seen_key}_total": this_run[seen_key] + earlier_seen}
 
     def save(keeper: KeepBest) -> None:
-        # Written at every improvement, so an interrupted run still leaves usable weights.
+        # Written at every improvement, so an interrupted run still leaves usable weights,
+        # and the pairs and the seconds behind them.
         record.update(
             **totals(len(keeper.history)), best_epoch=keeper.best_epoch,
             validation_accuracy=round(keeper.best, 6) if np.isfinite(keeper.best) else None,
-            history=keeper.history,
+            history=keeper.history, training_seconds=round(time.perf_counter() - started, 1),
         )
         checkpoints.save(name, built.model, built.config, record, out, storage)
 

@@ -221,6 +221,29 @@ def test_a_signal_ends_the_run_at_the_epoch_boundary_with_its_record_written(
     assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before
 
 
+def test_a_run_killed_outright_leaves_its_best_weights_with_their_pairs_and_seconds(
+        tmp_path, mnist_path):
+    import keras
+
+    from capsnet.training import train
+
+    class KilledInSecondEpoch(keras.callbacks.Callback):  # as `kill -9` after an epoch
+        def on_epoch_begin(self, epoch, logs=None):
+            if epoch == 1:
+                raise RuntimeError("killed")
+
+    data = small_mnist(mnist_path, train=200, validation=50, test=50)
+    config = TrainConfig(epochs=3, batch_size=50, validation_size=50, epoch_size=100)
+    with pytest.raises(RuntimeError, match="killed"):
+        train("multimnist_cnn", data, config, tmp_path, verbose=0,
+              callbacks=[KilledInSecondEpoch()])
+    left = checkpoints.read_metrics("multimnist_cnn", tmp_path)
+    assert left["pairs_seen_total"] == 100 and left["best_epoch"] == 1
+    assert left["training_seconds"] > 0
+    assert checkpoints.training_totals(left)["training_seconds"] == left["training_seconds"]
+    checkpoints.load("multimnist_cnn", tmp_path)  # weights and checksum in place
+
+
 def test_warm_start_is_recorded_and_kept_when_resumed(tmp_path, mnist_path, one_digit_folder):
     from capsnet.training import train
 
