@@ -67,11 +67,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                             "for multimnist, each digit's shift in a pair "
                             f"(default: {DEFAULTS.max_shift}, multimnist {PAIR_MAX_SHIFT}; "
                             "0 turns it off)")
-    train.add_argument("--augment", choices=AUGMENTATIONS, default=DEFAULTS.augment,
+    train.add_argument("--augment", choices=AUGMENTATIONS, default=None,
                        help="'drawing': make digits look like canvas drawings (size, "
                             "proportions, elastic bends, stroke width, flat ink), then the "
-                            "shifts; 'shift': the paper's shifts alone "
-                            f"(default: {DEFAULTS.augment}; multimnist: shift)")
+                            "shifts (for multimnist, each digit before it is paired); "
+                            "'shift': the paper's shifts alone "
+                            f"(default: {DEFAULTS.augment}; multimnist: shift, as in the paper)")
     train.add_argument("--validation-size", type=int, default=DEFAULTS.validation_size,
                        help="training images held out to choose the best epoch "
                             f"(default: {DEFAULTS.validation_size})")
@@ -154,7 +155,7 @@ def run_train(args: argparse.Namespace) -> None:
     train_config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
         lr_decay=args.lr_decay, max_shift=max_shift,
-        augment="shift" if pairs else args.augment,
+        augment=args.augment or ("shift" if pairs else DEFAULTS.augment),
         validation_size=args.validation_size, seed=args.seed, epoch_size=args.epoch_size,
         precision=("mixed_bfloat16" if cpu_has_bfloat16() else "float32")
         if args.precision == "auto" else args.precision,

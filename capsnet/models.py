@@ -113,13 +113,28 @@ class CapsNet:
         return self._routed(routings)
 
 
+def drawing_style(images, drawing: DrawingAugment | None, seed: int | None, training=None):
+    """The drawing style on 28x28 training digits, where `drawing` asks for it."""
+    if drawing is None:
+        return images
+    return DrawingStyle.from_config_object(drawing, seed=seed, name="drawing_style")(
+        images, training=training)
+
+
 def augmentation(images, max_shift: int, drawing: DrawingAugment | None, seed: int | None):
     """The training augmentation in front of either model: the drawing style, if any, then
     the paper's random shifts."""
-    if drawing is not None:
-        images = DrawingStyle.from_config_object(drawing, seed=seed, name="drawing_style")(
-            images)
-    return RandomShift(max_shift, seed=seed, name="random_shift")(images)
+    return RandomShift(max_shift, seed=seed, name="random_shift")(
+        drawing_style(images, drawing, seed))
+
+
+def pairs_of(images, labels, max_shift: int, drawing: DrawingAugment | None,
+             seed: int | None, training=None):
+    """MultiMNIST training pairs made in the train step: each digit in the drawing style, if
+    any (before pairing, so each digit of a pair gets its own), then overlaid with a partner
+    of another class, both shifted (`OverlayPairs`)."""
+    return OverlayPairs(max_shift, seed, name="pairs")(
+        [drawing_style(images, drawing, seed, training), labels])
 
 
 def build_capsnet(config: CapsNetConfig | None = None, max_shift: int = 2,
@@ -129,7 +144,8 @@ def build_capsnet(config: CapsNetConfig | None = None, max_shift: int = 2,
     Args:
         max_shift, drawing: the training augmentation (see `augmentation`); inference
             never augments. For a MultiMNIST CapsNet (`CapsNetConfig.for_pairs()`),
-            `max_shift` is each digit's shift in the pairs and `drawing` is unused.
+            `max_shift` is each digit's shift in the pairs and `drawing` styles each digit
+            before it is paired (`pairs_of`).
     """
     config = config or CapsNetConfig()
     shape = image_shape(config.image_size)
@@ -202,8 +218,8 @@ def build_capsnet(config: CapsNetConfig | None = None, max_shift: int = 2,
     labels = keras.Input((NUM_CLASSES,), name="label_one_hot")
     if trains_on_pairs(config):
         # MultiMNIST: pair the digits, then reconstruct each from its own capsule alone.
-        overlays, targets, pair_labels = OverlayPairs(max_shift, seed, name="pairs")(
-            [train_images, labels])  # (batch, 36, 36, 1), (batch, 2, 36, 36, 1), (batch, 2, 10)
+        # (batch, 36, 36, 1), (batch, 2, 36, 36, 1), (batch, 2, 10)
+        overlays, targets, pair_labels = pairs_of(train_images, labels, max_shift, drawing, seed)
         train_capsules, _ = encode(overlays)
         reconstructions = keras.ops.stack(  # (batch, 2, 36, 36, 1)
             [decoder(mask([train_capsules, pair_labels[:, k]])) for k in range(PAIR_DIGITS)],
@@ -235,7 +251,8 @@ def build_cnn(config: CNNConfig | None = None, max_shift: int = 2,
     each batch-normalised, then dropout; a convolution head over the whole remaining map
     (4x4 from 28x28, 6x6 from 36x36) and a softmax, or independent sigmoids for MultiMNIST
     (`CNNConfig.for_pairs()`), whose trainer takes `[28x28 digit, one-hot label]` and
-    makes the pairs (`max_shift` is then each digit's shift; `drawing` is unused)."""
+    makes the pairs (`max_shift` is then each digit's shift; `drawing` styles each digit
+    before it is paired, `pairs_of`)."""
     config = config or CNNConfig()
 
     def conv(filters, kernel, strides=1, padding="valid"):
@@ -257,8 +274,7 @@ def build_cnn(config: CNNConfig | None = None, max_shift: int = 2,
     train_images = keras.Input(IMAGE_SHAPE, name="image")
     if trains_on_pairs(config):
         labels = keras.Input((NUM_CLASSES,), name="label_one_hot")
-        overlays, _, pair_labels = OverlayPairs(max_shift, seed, name="pairs")(
-            [train_images, labels])
+        overlays, _, pair_labels = pairs_of(train_images, labels, max_shift, drawing, seed)
         trainer = PairCNNTrainer([train_images, labels],
                                  [model(overlays), keras.ops.sum(pair_labels, axis=1)],
                                  name="cnn_trainer")

@@ -101,18 +101,24 @@ def test_bilinear_sample_reads_between_pixels_and_black_outside():
     np.testing.assert_allclose(sampled, [6.5, 8.0, 0.0, 0.0], atol=1e-6)
 
 
+@pytest.mark.parametrize("pairs", [False, True], ids=["digits", "pairs"])
 @pytest.mark.parametrize("name", ["capsnet", "cnn"])
-def test_trainers_with_the_drawing_recipe_compile_under_xla(name):
+def test_trainers_with_the_drawing_recipe_compile_under_xla(name, pairs):
     from keras.src.trainers.trainer import model_supports_jit
 
+    from capsnet.config import CapsNetConfig, CNNConfig
     from capsnet.models import build_capsnet, build_cnn
 
     build = build_capsnet if name == "capsnet" else build_cnn
-    built = build(drawing=DrawingAugment(), seed=0)
+    config = (CapsNetConfig if name == "capsnet" else CNNConfig)()
+    config = config.for_pairs() if pairs else config
+    built = build(config, drawing=DrawingAugment(), seed=0)
     layer_names = [layer.name for layer in built.trainer._flatten_layers()]
-    assert "drawing_style" in layer_names and "random_shift" in layer_names
+    assert "drawing_style" in layer_names
+    assert ("pairs" if pairs else "random_shift") in layer_names
     assert model_supports_jit(built.trainer)
-    assert "drawing_style" not in [layer.name for layer in build(seed=0).trainer._flatten_layers()]
+    plain = build(config, seed=0).trainer._flatten_layers()
+    assert "drawing_style" not in [layer.name for layer in plain]
 
 
 def test_train_config_records_the_recipe():
