@@ -82,6 +82,9 @@ class DrawingStyle(layers.Layer):
     def __init__(self, rate=0.5, scale=(0.85, 1.1), aspect=0.1, elastic=1.0,
                  elastic_grid=5, stroke=(-0.8, 2.0), contrast=(1.0, 1.6), seed=None,
                  **kwargs):
+        # Computed in float32 under any dtype policy: under mixed_bfloat16 the random draws
+        # and the resampling would otherwise mix float32 and bfloat16.
+        kwargs.setdefault("dtype", "float32")
         super().__init__(**kwargs)
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"rate must be in [0, 1]. Received: rate={rate}")

@@ -127,3 +127,17 @@ def test_train_config_records_the_recipe():
     assert TrainConfig(augment="shift").to_dict()["drawing"] is None
     with pytest.raises(ValueError, match="augment must be one of"):
         TrainConfig(augment="rotate")
+
+
+def test_the_style_computes_in_float32_under_mixed_bfloat16(digits):
+    """Two-digit training runs in mixed_bfloat16 on CPUs that have it: the style still draws
+    and resamples in float32, as it does without the policy."""
+    import keras
+
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        mixed = augment(digits, stroke=(2.0, 2.0))
+    finally:
+        keras.config.set_dtype_policy(previous)
+    np.testing.assert_allclose(mixed, augment(digits, stroke=(2.0, 2.0)), atol=1e-6)
