@@ -110,7 +110,6 @@ def test_the_train_step_pairs_match_the_reference(sample):
     assert not np.array_equal(again, overlays)  # fresh pairs and shifts at every step
 
 
-
 def test_the_drawing_style_changes_each_digit_before_it_is_paired(sample):
     """With the drawing recipe a pair is two styled digits, each shifted on its own: here the
     style is a stroke 2 pixels bolder, which is Pillow's 3x3 max filter on each digit."""
@@ -120,11 +119,15 @@ def test_the_drawing_style_changes_each_digit_before_it_is_paired(sample):
     from capsnet.models import pairs_of
 
     images, labels = sample.images[:24], np.eye(10, dtype="float32")[sample.labels[:24]]
+
+    def paired(drawing):
+        made = pairs_of(keras.ops.convert_to_tensor(images), keras.ops.convert_to_tensor(labels),
+                        PAIR_MAX_SHIFT, drawing, 0, training=True)
+        return [keras.ops.convert_to_numpy(t) for t in made]
+
     bolder = DrawingAugment(rate=1.0, scale=(1.0, 1.0), aspect=0.0, elastic=0.0,
                             stroke=(2.0, 2.0), contrast=(1.0, 1.0))
-    overlays, digits, pair_labels = (keras.ops.convert_to_numpy(t) for t in pairs_of(
-        keras.ops.convert_to_tensor(images), keras.ops.convert_to_tensor(labels),
-        PAIR_MAX_SHIFT, bolder, 0, training=True))
+    overlays, digits, pair_labels = paired(bolder)
     styled = np.stack([np.asarray(Image.fromarray(image[..., 0], mode="F")
                                   .filter(ImageFilter.MaxFilter(3)))[..., None]
                        for image in images])
@@ -135,10 +138,9 @@ def test_the_drawing_style_changes_each_digit_before_it_is_paired(sample):
         assert find_shift(images[n], digits[n, 0]) is None  # the MNIST digit itself is not
         assert any(sample.labels[i] == second[n] and find_shift(styled[i], digits[n, 1])
                    is not None for i in range(24)), f"example {n}: no styled partner"
-    plain = keras.ops.convert_to_numpy(pairs_of(
-        keras.ops.convert_to_tensor(images), keras.ops.convert_to_tensor(labels),
-        PAIR_MAX_SHIFT, None, 0, training=True)[1])
+    plain = paired(None)[1]
     assert find_shift(images[0], plain[0, 0]) is not None  # no recipe: MNIST's digits as they are
+
 
 def test_margin_loss_with_two_present_classes_by_hand():
     lengths = np.array([[0.95, 0.5, 0.05, 0.3, 0, 0, 0, 0, 0, 0]], "float32")
