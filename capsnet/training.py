@@ -265,9 +265,9 @@ class KeepBest(keras.callbacks.Callback):
 
 @keras.saving.register_keras_serializable(package="capsnet")
 class StepDecay(keras.optimizers.schedules.LearningRateSchedule):
-    """`initial * rate ** floor((step + offset) / decay_steps)`: exponential decay once per
-    pass over the training set, as in the paper's code, from `offset` steps already taken (a
-    resumed run goes on where the last one stopped)."""
+    """`initial * rate ** floor((step + offset) / decay_steps)`: exponential decay in steps, as
+    in the paper's code, from `offset` steps already taken (a resumed run goes on where the
+    last one stopped)."""
 
     def __init__(self, initial: float, decay_steps: int, rate: float, offset: int = 0):
         self.initial, self.decay_steps, self.rate, self.offset = (
@@ -390,7 +390,8 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
         start, earlier = checkpoints.load(name, init)
         model_config = start.config
     model_config = model_config or default_config(name)
-    steps_per_pass = int(np.ceil(len(data.train) / train_config.batch_size))
+    steps_per_decay = int(np.ceil((train_config.lr_decay_every or len(data.train))
+                                 / train_config.batch_size))
     epoch_size = train_config.epoch_size or len(data.train)
     steps_per_epoch = int(np.ceil(epoch_size / train_config.batch_size))
     examples_per_epoch = min(epoch_size, steps_per_epoch * train_config.batch_size)
@@ -429,7 +430,7 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
         built.model.set_weights(start.model.get_weights())
     elif warm_start is not None:
         warmed = warm_start_weights(name, built, warm_start)
-    compile_trainer(name, built, train_config, steps_per_pass, jit_compile, steps_done)
+    compile_trainer(name, built, train_config, steps_per_decay, jit_compile, steps_done)
 
     record = {
         "model": name,

@@ -155,6 +155,21 @@ def test_a_resumed_run_carries_on_the_schedule_the_pairs_seen_and_the_best_weigh
     assert resumed["history"][0]["learning_rate"] == pytest.approx(5e-4)
 
 
+def test_the_learning_rate_decays_every_so_many_examples_whatever_the_training_set(
+        tmp_path, mnist_path):
+    from capsnet.training import train
+
+    data = small_mnist(mnist_path, train=200, validation=100, test=100)
+    config = TrainConfig(epochs=2, batch_size=50, lr_decay=0.5, lr_decay_every=100,
+                         validation_size=100, epoch_size=100)
+    record = train("multimnist_cnn", data, config, tmp_path, verbose=0)
+    rates = [entry["learning_rate"] for entry in record["history"]]  # at each epoch's end
+    assert rates == pytest.approx([5e-4, 2.5e-4])  # 100 pairs each: a decay each
+    assert record["train"]["lr_decay_every"] == 100
+    with pytest.raises(ValueError, match="lr_decay_every"):
+        TrainConfig(lr_decay_every=10)  # less than a batch
+
+
 def test_a_run_that_goes_on_draws_new_pairs_rather_than_replaying_the_first_runs(
         tmp_path, mnist_path, monkeypatch):
     import keras
