@@ -20,8 +20,6 @@ from pathlib import Path
 from capsnet import checkpoints, drawn, quiet
 from capsnet.config import (
     AUGMENTATIONS,
-    PAIR_LR_DECAY,
-    PAIR_LR_DECAY_EVERY,
     PAIR_MAX_SHIFT,
     PRECISIONS,
     CapsNetConfig,
@@ -61,13 +59,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                        help=f"images per step (default: {DEFAULTS.batch_size})")
     train.add_argument("--lr", type=float, default=DEFAULTS.learning_rate,
                        help=f"initial Adam learning rate (default: {DEFAULTS.learning_rate})")
-    train.add_argument("--lr-decay", type=float, default=None,
+    train.add_argument("--lr-decay", type=float, default=DEFAULTS.lr_decay,
                        help="learning-rate factor of the exponential decay "
-                            f"(default: {DEFAULTS.lr_decay}, multimnist {PAIR_LR_DECAY})")
+                            f"(default: {DEFAULTS.lr_decay})")
     train.add_argument("--lr-decay-every", type=int, default=None, metavar="EXAMPLES",
-                       help="training examples between two decays (default: a pass over "
-                            f"the training digits; multimnist {PAIR_LR_DECAY_EVERY:,} pairs, "
-                            "2,000 steps of 128 as in the paper's code)")
+                       help="training examples between two decays (default: a pass over the "
+                            "training digits; the paper's code: --lr-decay 0.96 "
+                            "--lr-decay-every 256000, 2,000 steps of 128)")
     train.add_argument("--max-shift", type=int, default=None,
                        help="random shifts of up to this many pixels, the paper's augmentation; "
                             "for multimnist, each digit's shift in a pair "
@@ -160,9 +158,7 @@ def run_train(args: argparse.Namespace) -> None:
         PAIR_MAX_SHIFT if pairs else DEFAULTS.max_shift)
     train_config = TrainConfig(
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
-        lr_decay=args.lr_decay if args.lr_decay is not None else (
-            PAIR_LR_DECAY if pairs else DEFAULTS.lr_decay),
-        lr_decay_every=args.lr_decay_every or (PAIR_LR_DECAY_EVERY if pairs else None),
+        lr_decay=args.lr_decay, lr_decay_every=args.lr_decay_every,
         max_shift=max_shift,
         augment=args.augment or ("shift" if pairs else DEFAULTS.augment),
         validation_size=args.validation_size, seed=args.seed, epoch_size=args.epoch_size,

@@ -14,10 +14,6 @@ NUM_CLASSES = 10
 MNIST_TEST_IMAGES = 10_000  # digits in MNIST's test set
 PAIR_IMAGE_SIZE = 36  # Section 6: two digits, each shifted by up to 4 pixels, on a 36x36 canvas
 PAIR_MAX_SHIFT = 4  # Section 6: "shifted by up to 4 pixels in each direction"
-# The paper's code decays the learning rate by 0.96 every 2,000 steps of 128 examples. Pairs
-# are made afresh at every step, so a pass over the training digits means nothing to them:
-# the two-digit models decay on the code's clock, where a pass would decay 4.4 times as often.
-PAIR_LR_DECAY, PAIR_LR_DECAY_EVERY = 0.96, 256_000
 PAIR_PAD = (PAIR_IMAGE_SIZE - IMAGE_SIZE) // 2  # 4 pixels of black around a 28x28 digit
 PAIR_DIGITS = 2  # digits in each MultiMNIST example
 M_PLUS = 0.9  # Eq. 4: a present class should have a capsule at least this long
@@ -155,7 +151,7 @@ class TrainConfig:
     learning_rate: float = 1e-3
     lr_decay: float = 0.9  # multiply the learning rate by this once per epoch
     lr_decay_every: int | None = None  # examples between two decays; None: one pass over
-    # the training images (an epoch of the paper's)
+    # the training images (the paper's code: 0.96 every 2,000 steps of 128, 256,000 examples)
     max_shift: int = 2  # Section 5: "shifted by up to 2 pixels in each direction"
     augment: str = "drawing"  # "drawing": DrawingAugment, then the shifts; "shift": shifts only
     drawing: DrawingAugment = dataclasses.field(default_factory=DrawingAugment)
