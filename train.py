@@ -111,6 +111,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                        help="'mixed_bfloat16' computes in bfloat16 with float32 weights, "
                             "faster only on CPUs with AVX-512 BF16 or AMX and on GPUs; "
                             "'auto' picks it where the CPU has them (default: float32)")
+    train.add_argument("--ema", type=float, default=None, metavar="MOMENTUM",
+                       help="validate and keep a moving average of the weights, updated "
+                            "each step with this momentum, e.g. 0.998 (default: the weights "
+                            "as trained)")
     train.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
                        help="stop after the epoch that would otherwise end past this many "
                             "minutes (default: no limit)")
@@ -164,6 +168,7 @@ def run_train(args: argparse.Namespace) -> None:
         validation_size=args.validation_size, seed=args.seed, epoch_size=args.epoch_size,
         precision=("mixed_bfloat16" if cpu_has_bfloat16() else "float32")
         if args.precision == "auto" else args.precision,
+        ema=args.ema,
     )
     if args.warm_start is not None and not pairs:
         raise DataError("--warm-start is for --task multimnist: the one-digit models are the "

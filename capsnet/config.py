@@ -160,6 +160,9 @@ class TrainConfig:
     epoch_size: int | None = None  # examples per epoch (one log line, one validation); None:
     # one pass over the training images. The learning rate decays once per pass either way.
     precision: str = "float32"  # or "mixed_bfloat16": bfloat16 compute, float32 weights
+    ema: float | None = None  # momentum of a moving average of the weights (Polyak
+    # averaging), which each epoch's validation measures and the best epoch saves; None: the
+    # weights as trained
 
     def __post_init__(self):
         if self.augment not in AUGMENTATIONS:
@@ -171,6 +174,8 @@ class TrainConfig:
         if self.lr_decay_every is not None and self.lr_decay_every < self.batch_size:
             raise ValueError("lr_decay_every must be at least one batch. "
                              f"Received: lr_decay_every={self.lr_decay_every}")
+        if self.ema is not None and not 0 < self.ema < 1:
+            raise ValueError(f"ema must be between 0 and 1. Received: ema={self.ema}")
         if self.epoch_size is not None and self.epoch_size < self.batch_size:
             raise ValueError("epoch_size must be at least one batch. "
                              f"Received: epoch_size={self.epoch_size}")

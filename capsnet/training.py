@@ -287,7 +287,9 @@ def _optimizer(train_config: TrainConfig, steps_per_pass: int,
                steps_done: int = 0) -> keras.optimizers.Optimizer:
     schedule = StepDecay(train_config.learning_rate, steps_per_pass, train_config.lr_decay,
                          offset=steps_done)
-    return keras.optimizers.Adam(schedule)
+    if train_config.ema is None:
+        return keras.optimizers.Adam(schedule)
+    return keras.optimizers.Adam(schedule, use_ema=True, ema_momentum=train_config.ema)
 
 
 def compile_trainer(name: str, built, train_config: TrainConfig, steps_per_epoch: int,
@@ -478,13 +480,17 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
         checkpoints.save(name, built.model, built.config, record, out, storage)
 
     keeper = KeepBest(save)
+    # With a moving average, each epoch's end puts it in the model's place, before the
+    # validation and the keeper see the model, and the next epoch trains the weights again.
+    averaged = ([keras.callbacks.SwapEMAWeights(swap_on_epoch=True)]
+                if train_config.ema is not None else [])
     if earlier_run is not None and same_validation(earlier_run, train_config, data):
         keeper.best = earlier_run.get("validation_accuracy") or -np.inf  # to beat
     started = time.perf_counter()
     built.trainer.fit(
         x_train, y_train, batch_size=train_config.batch_size, epochs=train_config.epochs,
         steps_per_epoch=steps_per_epoch if train_config.epoch_size else None,
-        validation_data=validation, callbacks=[*measure, keeper, *(callbacks or [])],
+        validation_data=validation, callbacks=[*averaged, *measure, keeper, *(callbacks or [])],
         verbose=verbose, shuffle=True,
     )
     training_seconds = time.perf_counter() - started

@@ -290,10 +290,10 @@ def test_train_py_trains_a_two_digit_model_on_pairs(tmp_path, mnist_path):
     result = run_train_py("train", "--task", "multimnist", "--model", "cnn", "--data",
                           str(mnist_path), "--limit", "200", "--validation-size", "100",
                           "--epochs", "1", "--out", str(tmp_path), "--verbose", "0",
-                          "--lr-decay-every", "100")
+                          "--lr-decay-every", "100", "--ema", "0.99")
     assert result.returncode == 0, result.stderr
     metrics = checkpoints.read_metrics("multimnist_cnn", tmp_path)
-    assert metrics["train"]["lr_decay_every"] == 100
+    assert metrics["train"]["lr_decay_every"] == 100 and metrics["train"]["ema"] == 0.99
     assert metrics["history"][0]["learning_rate"] == pytest.approx(1e-3 * 0.9 ** 2)  # 2 steps
     assert metrics["train"]["max_shift"] == PAIR_MAX_SHIFT and metrics["pairs_seen"] == 200
     assert metrics["test_pairs"] == 10_000 and metrics["weights_storage"] == "float16"

@@ -170,6 +170,46 @@ def test_the_learning_rate_decays_every_so_many_examples_whatever_the_training_s
         TrainConfig(lr_decay_every=10)  # less than a batch
 
 
+def test_a_moving_average_of_the_weights_is_what_the_best_epoch_saves(tmp_path, mnist_path):
+    import keras
+
+    from capsnet.training import train
+
+    class Steps(keras.callbacks.Callback):
+        """The weights as trained, after each step."""
+
+        def __init__(self):
+            super().__init__()
+            self.weights = []
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.weights.append([keras.ops.convert_to_numpy(v).astype("float64")
+                                 for v in self.model.trainable_weights])
+
+    data = small_mnist(mnist_path, train=200, validation=100, test=100)
+    momentum = 0.5
+    config = TrainConfig(epochs=1, batch_size=50, augment="shift", validation_size=100,
+                         ema=momentum)
+    steps = Steps()
+    record = train("cnn", data, config, tmp_path, verbose=0, callbacks=[steps])
+    assert record["train"]["ema"] == momentum and record["best_epoch"] == 1
+    assert len(steps.weights) == 4
+    average = steps.weights[0]  # the average starts at the weights after the first step
+    for weights in steps.weights[1:]:
+        average = [momentum * a + (1 - momentum) * w
+                   for a, w in zip(average, weights, strict=True)]
+    saved, _ = checkpoints.load("cnn", tmp_path)
+    stored = [keras.ops.convert_to_numpy(v) for v in saved.model.trainable_weights]
+    assert [w.shape for w in stored] == [a.shape for a in average]
+    for value, expected in zip(stored, average, strict=True):
+        np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-6)
+    last = steps.weights[-1]
+    difference = max(np.abs(value - w).max() for value, w in zip(stored, last, strict=True))
+    assert difference > 1e-4  # not the weights as trained last
+    with pytest.raises(ValueError, match="ema"):
+        TrainConfig(ema=1.0)
+
+
 def test_a_run_that_goes_on_draws_new_pairs_rather_than_replaying_the_first_runs(
         tmp_path, mnist_path, monkeypatch):
     import keras
