@@ -105,8 +105,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                             "validation score (a new run where --out holds none)")
     train.add_argument("--epoch-size", type=int, default=None,
                        help="examples per epoch, one log line and one validation each "
-                            "(default: one pass over the training images); the learning "
-                            "rate still decays once per pass")
+                            "(default: one pass over the training images); an epoch that "
+                            "reaches the end of a pass ends there, and the learning rate "
+                            "still decays once per pass")
     train.add_argument("--precision", choices=("auto", *PRECISIONS), default="float32",
                        help="'mixed_bfloat16' computes in bfloat16 with float32 weights, "
                             "faster only on CPUs with AVX-512 BF16 or AMX and on GPUs; "

@@ -158,7 +158,9 @@ class TrainConfig:
     validation_size: int = 5000  # carved from the training set; the test set chooses nothing
     seed: int = 1
     epoch_size: int | None = None  # examples per epoch (one log line, one validation); None:
-    # one pass over the training images. The learning rate decays once per pass either way.
+    # one pass over the training images. An epoch that reaches the end of a pass ends there
+    # (Keras begins the next pass with the next epoch). The learning rate decays once per
+    # pass either way.
     precision: str = "float32"  # or "mixed_bfloat16": bfloat16 compute, float32 weights
     ema: float | None = None  # momentum of a moving average of the weights (Polyak
     # averaging), which each epoch's validation measures and the best epoch saves; None: the

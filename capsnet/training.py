@@ -14,6 +14,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -396,7 +397,6 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
                                  / train_config.batch_size))
     epoch_size = train_config.epoch_size or len(data.train)
     steps_per_epoch = int(np.ceil(epoch_size / train_config.batch_size))
-    examples_per_epoch = min(epoch_size, steps_per_epoch * train_config.batch_size)
     steps_done = 0
     seen_before = 0 if start is None else checkpoints.training_totals(earlier)["examples_seen"] or 0
     if earlier_run is not None:
@@ -465,7 +465,9 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
 
     def totals(epochs: int) -> dict:
         # this run's count, and the total with the runs it went on from
-        this_run = {"epochs_run": epochs, seen_key: epochs * examples_per_epoch}
+        steps = int(keras.ops.convert_to_numpy(built.trainer.optimizer.iterations))
+        this_run = {"epochs_run": epochs,
+                    seen_key: examples_seen(steps, len(data.train), train_config.batch_size)}
         earlier_seen = (record.get("init") or {}).get("examples_seen") or 0
         return {**this_run, f"{seen_key}_total": this_run[seen_key] + earlier_seen}
 
@@ -487,12 +489,16 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
     if earlier_run is not None and same_validation(earlier_run, train_config, data):
         keeper.best = earlier_run.get("validation_accuracy") or -np.inf  # to beat
     started = time.perf_counter()
-    built.trainer.fit(
-        x_train, y_train, batch_size=train_config.batch_size, epochs=train_config.epochs,
-        steps_per_epoch=steps_per_epoch if train_config.epoch_size else None,
-        validation_data=validation, callbacks=[*averaged, *measure, keeper, *(callbacks or [])],
-        verbose=verbose, shuffle=True,
-    )
+    with warnings.catch_warnings():
+        # An epoch that reaches the end of a pass ends there; `examples_seen` counts it.
+        warnings.filterwarnings("ignore", message="Your input ran out of data")
+        built.trainer.fit(
+            x_train, y_train, batch_size=train_config.batch_size, epochs=train_config.epochs,
+            steps_per_epoch=steps_per_epoch if train_config.epoch_size else None,
+            validation_data=validation,
+            callbacks=[*averaged, *measure, keeper, *(callbacks or [])],
+            verbose=verbose, shuffle=True,
+        )
     training_seconds = time.perf_counter() - started
     if not len(data.validation):  # nothing to choose with: keep the last epoch
         keeper.best_epoch = len(keeper.history)
@@ -513,6 +519,19 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
     )
     # The weights file already holds the best weights: only their record grows.
     return checkpoints.update_metrics(name, record, out)
+
+
+def examples_seen(steps: int, count: int, batch_size: int) -> int:
+    """The training examples behind a run's first `steps` optimizer steps over `count`
+    examples: a pass over them is `ceil(count / batch_size)` steps, the last one the rest.
+
+    Epochs alone would overcount: an epoch of `epoch_size` examples that reaches the end of
+    a pass ends there, and Keras begins the next pass with the next epoch (with 58,000 digits
+    and epochs of 10,000, every sixth epoch is 8,000).
+    """
+    per_pass = -(-count // batch_size)
+    passes, rest = divmod(int(steps), per_pass)
+    return passes * count + rest * batch_size
 
 
 def stream_seed(seed: int, seen_before: int) -> int:

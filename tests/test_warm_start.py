@@ -170,6 +170,35 @@ def test_the_learning_rate_decays_every_so_many_examples_whatever_the_training_s
         TrainConfig(lr_decay_every=10)  # less than a batch
 
 
+def test_pairs_seen_are_the_pairs_trained_on_where_an_epoch_stops_at_the_end_of_a_pass(
+        tmp_path, mnist_path):
+    import keras
+
+    from capsnet.training import examples_seen, train
+
+    class Steps(keras.callbacks.Callback):
+        def __init__(self):
+            super().__init__()
+            self.per_epoch = []
+
+        def on_epoch_begin(self, epoch, logs=None):
+            self.per_epoch.append(0)
+
+        def on_train_batch_end(self, batch, logs=None):
+            self.per_epoch[-1] += 1
+
+    data = small_mnist(mnist_path, train=200, validation=100, test=100)
+    config = TrainConfig(epochs=3, batch_size=50, validation_size=100, epoch_size=150)
+    steps = Steps()
+    record = train("multimnist_cnn", data, config, tmp_path, verbose=0, callbacks=[steps])
+    # 4 steps make a pass over the 200 digits: the second epoch stops at its end, the third
+    # begins the next pass
+    assert steps.per_epoch == [3, 1, 3]
+    assert record["pairs_seen"] == record["pairs_seen_total"] == 50 * 7  # not 3 * 150
+    # the last batch of a pass is the rest: 190 digits are batches of 50, 50, 50 and 40
+    assert [examples_seen(n, 190, 50) for n in (3, 4, 5, 8)] == [150, 190, 240, 380]
+
+
 def test_a_moving_average_of_the_weights_is_what_the_best_epoch_saves(tmp_path, mnist_path):
     import keras
 
