@@ -12,10 +12,11 @@ output folder. Copy that folder here, then:
 It joins the parts, checks the archive's SHA-256 and every weights file's against the ones
 printed on the GPU machine, unpacks the runs beside the parts, and measures each run with
 weights on this machine's backend (TensorFlow) on the MNIST test set and the drawn-digit
-yardstick, beside the shipped weights. `--install` copies runs into `capsnet/weights` and
-records their measurements there (`train.py evaluate --record --drawn`); `--remake` then
-remakes what depends on the weights: the committed sample, the not-a-digit thresholds, and
-the robustness, routing and pose-dimension reports (tens of minutes on a two-core CPU).
+yardstick, beside the shipped weights. `--install` copies runs into `capsnet/weights` (or
+`$CAPSNET_WEIGHTS`, where set) and records their measurements there (`train.py evaluate
+--record --drawn`); `--remake` then remakes what depends on the weights: the committed
+sample, the not-a-digit thresholds, and the robustness, routing and pose-dimension reports
+(tens of minutes on a two-core CPU).
 
 With `--job multimnist` (what `scripts/gpu_run.sh --job multimnist` sent), each run is
 measured on the fixed 10,000 MultiMNIST test pairs instead (`train.py evaluate --task
@@ -38,6 +39,7 @@ sys.path.insert(0, str(ROOT))
 
 from capsnet import checkpoints, drawn, multimnist  # noqa: E402
 from capsnet.data import DATA_HELP, load_test  # noqa: E402
+from capsnet.paths import shown  # noqa: E402
 
 ARCHIVE = "weights.tar.gz"
 REMAKE = (  # what depends on the shipped weights, in order (the sample's disagreements first)
@@ -148,18 +150,19 @@ def main(argv=None) -> int:
             rows[f"shipped/{name}"] = {"model": name, "missing": str(error)}
     print(json.dumps(rows, indent=2))
 
+    shipped = checkpoints.weights_dir()  # `$CAPSNET_WEIGHTS` where set, as for train.py
     for key in args.install:
         run = runs[key]
         if "folder" not in run:
             raise LandingError(f"{key} came back without its weights.")
         for path in checkpoints.paths(run["model"], run["folder"]):
-            shutil.copy2(path, checkpoints.WEIGHTS_DIR / path.name)
+            shutil.copy2(path, shipped / path.name)
         task = (["--task", "multimnist"] if pairs else ["--drawn", str(args.drawn)])
         record = [sys.executable, "train.py", "evaluate", "--model",
                   checkpoints.kind(run["model"]), "--record", *task] + (
             ["--data", str(args.data)] if args.data else [])
         subprocess.run(record, cwd=ROOT, check=True)
-        print(f"shipped {key} as capsnet/weights/{run['model']}", file=sys.stderr)
+        print(f"shipped {key} as {shown(shipped / run['model'])}", file=sys.stderr)
     if args.remake and not pairs:
         data = ["--data", str(args.data)] if args.data else []
         for command in REMAKE:

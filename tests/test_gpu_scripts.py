@@ -177,3 +177,32 @@ def test_the_multimnist_runs_fit_the_gpu_call():
     deadlines = [run.deadline for run in gpu_multimnist.RUNS]
     assert deadlines == sorted(deadlines) and deadlines[-1] <= 9 * 60 - 45
     assert [run.model for run in gpu_multimnist.RUNS] == ["multimnist_capsnet", "multimnist_cnn"]
+
+
+@pytest.mark.slow
+def test_multimnist_land_installs_both_runs_where_the_page_reads_them(multimnist_dry_run,
+                                                                      tmp_path, stand_in,
+                                                                      monkeypatch, capsys):
+    """`--install` ships each run's very weights into the weights folder the page and
+    `train.py` read (`$CAPSNET_WEIGHTS` here) and records there what it measured."""
+    out, _ = multimnist_dry_run
+    back = tmp_path / "back"
+    back.mkdir()
+    for path in out.iterdir():
+        (back / path.name).write_bytes(path.read_bytes())
+    shipped = tmp_path / "weights"
+    shipped.mkdir()
+    monkeypatch.setenv(checkpoints.WEIGHTS_ENV, str(shipped))
+    names = [run.name for run in gpu_multimnist.RUNS]
+    before = {path: checkpoints.sha256(path) for path in checkpoints.WEIGHTS_DIR.iterdir()}
+    assert gpu_land.main([str(back), "--job", "multimnist", "--data", str(stand_in),
+                          "--install", *names]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    summary = json.loads((out / "summary.json").read_text())
+    for name in names:
+        run = summary["runs"][name]
+        _, metrics = checkpoints.load(run["model"], shipped)
+        assert metrics["weights_sha256"] == run["weights_sha256"]
+        assert metrics["test_pairs"] == len(load_sample().labels)
+        assert metrics["test_error"] == rows[name]["here"]["test_error"]
+    assert {path: checkpoints.sha256(path) for path in checkpoints.WEIGHTS_DIR.iterdir()} == before
