@@ -79,10 +79,7 @@ def test_dry_run_trains_measures_and_packs_every_run(dry_run):
 @pytest.mark.slow
 def test_land_joins_checks_and_unpacks_the_chosen_weights(dry_run, tmp_path):
     out, _ = dry_run
-    copy = tmp_path / "back"
-    copy.mkdir()
-    for path in out.iterdir():
-        (copy / path.name).write_bytes(path.read_bytes())
+    copy = shutil.copytree(out, tmp_path / "back")
     summary = gpu_land.unpack(copy)
     chosen = summary["chosen_capsnet"]
     capsnets = [name for name, run in summary["runs"].items() if run["model"] == "capsnet"]
@@ -99,8 +96,7 @@ def test_land_joins_checks_and_unpacks_the_chosen_weights(dry_run, tmp_path):
 @pytest.mark.slow
 def test_land_refuses_a_damaged_part(dry_run, tmp_path):
     out, _ = dry_run
-    for path in out.iterdir():
-        (tmp_path / path.name).write_bytes(path.read_bytes())
+    shutil.copytree(out, tmp_path, dirs_exist_ok=True)
     part = tmp_path / json.loads((out / "summary.json").read_text())["archive"]["parts"][0]
     damaged = bytearray(part.read_bytes())
     damaged[len(damaged) // 2] ^= 0xFF
@@ -151,8 +147,7 @@ def test_multimnist_dry_run_trains_both_models_on_as_many_pairs(multimnist_dry_r
 def test_multimnist_land_checks_loads_and_measures_both_runs(multimnist_dry_run, tmp_path,
                                                              stand_in, capsys):
     out, _ = multimnist_dry_run
-    for path in out.iterdir():
-        (tmp_path / path.name).write_bytes(path.read_bytes())
+    shutil.copytree(out, tmp_path, dirs_exist_ok=True)
     summary = gpu_land.unpack(tmp_path)
     for run in summary["runs"].values():  # float16 weights that match their checksum
         _, metrics = checkpoints.load(run["model"], run["folder"])
@@ -186,10 +181,7 @@ def test_multimnist_land_installs_both_runs_where_the_page_reads_them(multimnist
     """`--install` ships each run's very weights into the weights folder the page and
     `train.py` read (`$CAPSNET_WEIGHTS` here) and records there what it measured."""
     out, _ = multimnist_dry_run
-    back = tmp_path / "back"
-    back.mkdir()
-    for path in out.iterdir():
-        (back / path.name).write_bytes(path.read_bytes())
+    back = shutil.copytree(out, tmp_path / "back")
     shipped = tmp_path / "weights"
     shipped.mkdir()
     monkeypatch.setenv(checkpoints.WEIGHTS_ENV, str(shipped))
