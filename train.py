@@ -29,6 +29,7 @@ from capsnet.data import DATA_HELP, DataError, load_mnist, load_test
 
 DEFAULTS = TrainConfig()
 TASKS = ("mnist", "multimnist")  # one digit, or two overlapping digits (Section 6)
+SIGNIFICANCE = 0.05  # McNemar p below which `--against` calls a difference more than chance
 TASK_HELP = ("'mnist': one digit per image; 'multimnist': two overlapping digits of different "
              "classes on a 36x36 canvas, the paper's Section 6 (default: mnist)")
 
@@ -142,6 +143,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                "canvas drawings, no MNIST): accuracy overall, per digit and per "
                                "size band (default path: capsnet/assets/drawn.npz, "
                                "made by scripts/make_drawn.py's defaults when missing)")
+    evaluate.add_argument("--against", type=Path, default=None, metavar="FOLDER",
+                          help="also read the same test examples with the weights in FOLDER "
+                               "and compare the two example by example: how many only the "
+                               "weights measured get right (wins), how many only FOLDER's "
+                               "(losses), and the exact McNemar test's p, the chance of a "
+                               "split at least that uneven were the two equally good")
     return parser.parse_args(argv)
 
 
@@ -218,11 +225,30 @@ def drawn_yardstick(path: Path) -> drawn.Yardstick:
         raise DataError(str(error)) from error
 
 
+def compared(name: str, right, args: argparse.Namespace, answers) -> dict:
+    """`paired.compare` of one model's answers (`right`, per test example) with the same
+    model's weights in `--against`, whose answers `answers(built)` gives; also said on
+    stderr, in words."""
+    from capsnet import paired
+    from capsnet.paths import shown
+
+    other, _ = checkpoints.load(name, args.against)
+    comparison = paired.compare(right, answers(other))
+    measured = shown(args.weights or checkpoints.weights_dir())
+    p = comparison["mcnemar_p"]
+    print(f"{name}: {comparison['wins']} test examples right only with {measured}, "
+          f"{comparison['losses']} only with {shown(args.against)} "
+          f"({int(len(right) - right.sum())} errors against {comparison['test_errors']}); "
+          f"exact McNemar p = {p:.3g}, "
+          f"{'more than' if p < SIGNIFICANCE else 'within'} chance", file=sys.stderr)
+    return {"weights": str(args.against), **comparison}
+
+
 def run_evaluate_pairs(args: argparse.Namespace) -> None:
     """Each two-digit model's error on the fixed MultiMNIST test pairs (an example is right
     only when both digits are named), and the CapsNet's reconstruction error per digit."""
     from capsnet.multimnist import test_pairs
-    from capsnet.training import evaluate_pairs
+    from capsnet.training import answer_pairs, pair_record
 
     pairs = test_pairs(load_test(args.data))
     if args.pairs is not None:
@@ -230,14 +256,19 @@ def run_evaluate_pairs(args: argparse.Namespace) -> None:
     results = {}
     for name in model_names(args.task, args.model):
         built, _ = checkpoints.load(name, args.weights)
-        results[name] = measured = evaluate_pairs(name, built, pairs)
+        right, reconstruction = answer_pairs(name, built, pairs)
+        results[name] = measured = pair_record(right, reconstruction)
         if args.record:
             checkpoints.update_metrics(name, measured, args.weights)
+        if args.against is not None:
+            results[name] = {**measured, "against": compared(
+                name, right, args,
+                lambda other, name=name: answer_pairs(name, other, pairs, reconstruct=False)[0])}
     print(json.dumps(results))
 
 
 def run_evaluate(args: argparse.Namespace) -> None:
-    from capsnet.training import evaluate, evaluate_drawn
+    from capsnet.training import classification_record, evaluate_drawn, predict
 
     if args.task == "multimnist":
         run_evaluate_pairs(args)
@@ -247,13 +278,18 @@ def run_evaluate(args: argparse.Namespace) -> None:
     results = {}
     for name in model_names(args.task, args.model):
         built, _ = checkpoints.load(name, args.weights)
-        measured = evaluate(name, built.model, test)
+        predicted = predict(name, built.model, test.images)
+        measured = classification_record(predicted, test.labels)
         results[name] = {key: measured[key] for key in ("test_accuracy", "test_errors")}
         if yardstick is not None:  # fed as the test split is: float32 /255, (n, 28, 28, 1)
             results[name]["drawn"] = measured["drawn"] = evaluate_drawn(name, built.model,
                                                                         yardstick)
         if args.record:
             checkpoints.update_metrics(name, measured, args.weights)
+        if args.against is not None:
+            results[name]["against"] = compared(
+                name, predicted == test.labels, args,
+                lambda other, name=name: predict(name, other.model, test.images) == test.labels)
     print(json.dumps(results))
 
 

@@ -79,55 +79,77 @@ def reconstruction_errors(reconstructor: keras.Model, capsules: np.ndarray,
     return np.stack(errors, axis=1)
 
 
-def evaluate_pairs(name: str, built, pairs: multimnist.Pairs,
-                   batch_size: int = EVAL_BATCH) -> dict:
-    """A two-digit model on MultiMNIST pairs: an example is right only when its two answers
-    (highest scores) are its two digits. For the CapsNet, also the mean squared error of each
-    digit's reconstruction from the capsule of its true class, the other masked out.
+def answer_pairs(name: str, built, pairs: multimnist.Pairs, batch_size: int = EVAL_BATCH,
+                 reconstruct: bool = True) -> tuple[np.ndarray, np.ndarray | None]:
+    """A two-digit model's answers to MultiMNIST pairs: per pair, whether its two answers
+    (highest scores) are its two digits; for the CapsNet (with `reconstruct`), also the mean
+    squared error `(n, 2)` of each digit's reconstruction from the capsule of its true class,
+    the other masked out (else None).
 
     Args:
         name: "multimnist_capsnet" or "multimnist_cnn" (or the bare kind).
         built: the `CapsNet` or `CNN` from `capsnet.models`.
     """
     capsnet = checkpoints.kind(name) == "capsnet"
+    reconstruct = reconstruct and capsnet
     right, errors = [], []
     for start in range(0, len(pairs), batch_size):
         chunk = slice(start, start + batch_size)
         result = built.model.predict_on_batch(pairs.images[chunk])
         right.append(multimnist.both_named(pairs.labels[chunk],
                                            result["lengths"] if capsnet else result))
-        if capsnet:
+        if reconstruct:
             errors.append(reconstruction_errors(built.reconstructor, result["capsules"],
                                                 pairs.labels[chunk], pairs.digits[chunk]))
-    wrong = int(len(pairs) - np.concatenate(right).sum())
-    record = {"test_accuracy": round(1.0 - wrong / len(pairs), 6),
-              "test_error": round(wrong / len(pairs), 6), "test_errors": wrong,
-              "test_pairs": len(pairs)}
-    if capsnet:
-        per_digit = np.concatenate(errors).mean(axis=0)  # first digit, second digit
+    return np.concatenate(right).astype(bool), np.concatenate(errors) if reconstruct else None
+
+
+def pair_record(right: np.ndarray, reconstruction: np.ndarray | None = None) -> dict:
+    """The metrics of `answer_pairs`' answers: an example is right only when both digits are
+    named; the reconstruction error overall and per digit (first, second) where measured."""
+    wrong = int(len(right) - np.sum(right))
+    record = {"test_accuracy": round(1.0 - wrong / len(right), 6),
+              "test_error": round(wrong / len(right), 6), "test_errors": wrong,
+              "test_pairs": len(right)}
+    if reconstruction is not None:
+        per_digit = reconstruction.mean(axis=0)
         record["reconstruction_error"] = round(float(per_digit.mean()), 6)
         record["reconstruction_error_per_digit"] = [round(float(e), 6) for e in per_digit]
     return record
 
 
-def evaluate(name: str, model: keras.Model, split: Split) -> dict:
+def evaluate_pairs(name: str, built, pairs: multimnist.Pairs,
+                   batch_size: int = EVAL_BATCH) -> dict:
+    """A two-digit model on MultiMNIST pairs: `pair_record` of `answer_pairs`."""
+    return pair_record(*answer_pairs(name, built, pairs, batch_size))
+
+
+def predict(name: str, model: keras.Model, images: np.ndarray) -> np.ndarray:
+    """The class each image is read as: the highest probability or longest capsule."""
+    return scores(name, model, images).argmax(axis=-1)
+
+
+def classification_record(predicted: np.ndarray, labels: np.ndarray) -> dict:
     """Accuracy, error count and confusion matrix (rows: truth, columns: prediction)."""
-    predicted = scores(name, model, split.images).argmax(axis=-1)
     confusion = np.zeros((NUM_CLASSES, NUM_CLASSES), dtype="int64")
-    np.add.at(confusion, (split.labels, predicted), 1)
-    errors = int((predicted != split.labels).sum())
+    np.add.at(confusion, (labels, predicted), 1)
+    errors = int((predicted != labels).sum())
     return {
-        "test_accuracy": round(1.0 - errors / len(split), 6),
+        "test_accuracy": round(1.0 - errors / len(labels), 6),
         "test_errors": errors,
-        "test_images": len(split),
+        "test_images": len(labels),
         "confusion_matrix": confusion.tolist(),
     }
 
 
+def evaluate(name: str, model: keras.Model, split: Split) -> dict:
+    """`classification_record` of a model's answers to a split."""
+    return classification_record(predict(name, model, split.images), split.labels)
+
+
 def evaluate_drawn(name: str, model: keras.Model, yardstick: drawn.Yardstick) -> dict:
     """A model's accuracy on the drawn-digit yardstick: `drawn.report` of its answers."""
-    predicted = scores(name, model, to_model_input(yardstick.images)).argmax(axis=-1)
-    return drawn.report(predicted, yardstick)
+    return drawn.report(predict(name, model, to_model_input(yardstick.images)), yardstick)
 
 
 def describe_device() -> str:

@@ -12,11 +12,14 @@ output folder. Copy that folder here, then:
 It joins the parts, checks the archive's SHA-256 and every weights file's against the ones
 printed on the GPU machine, unpacks the runs beside the parts, and measures each run with
 weights on this machine's backend (TensorFlow) on the MNIST test set and the drawn-digit
-yardstick, beside the shipped weights. `--install` copies runs into `capsnet/weights` (or
-`$CAPSNET_WEIGHTS`, where set) and records their measurements there (`train.py evaluate
---record --drawn`); `--remake` then remakes what depends on the weights: the committed
-sample, the not-a-digit thresholds, and the robustness, routing and pose-dimension reports
-(tens of minutes on a two-core CPU).
+yardstick, beside the shipped weights; each run is also compared with the shipped weights of
+its model on the same test examples (`against_shipped`: `wins`, the examples only the run gets
+right, `losses`, the ones only the shipped weights get right, and the exact McNemar p of that
+split, as `train.py evaluate --against` gives it). `--install` copies runs into
+`capsnet/weights` (or `$CAPSNET_WEIGHTS`, where set) and records their measurements there
+(`train.py evaluate --record --drawn`); `--remake` then remakes what depends on the weights:
+the committed sample, the not-a-digit thresholds, and the robustness, routing and
+pose-dimension reports (tens of minutes on a two-core CPU).
 
 With `--job multimnist` (what `scripts/gpu_run.sh --job multimnist` sent), each run is
 measured on the fixed 10,000 MultiMNIST test pairs instead (`train.py evaluate --task
@@ -34,10 +37,12 @@ import sys
 import tarfile
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from capsnet import checkpoints, drawn, multimnist  # noqa: E402
+from capsnet import checkpoints, drawn, multimnist, paired  # noqa: E402
 from capsnet.data import DATA_HELP, load_test  # noqa: E402
 from capsnet.paths import shown  # noqa: E402
 
@@ -80,25 +85,30 @@ def unpack(folder: Path) -> dict:
     return summary
 
 
-def measure(name: str, folder, test, yardstick) -> dict:
-    """Test accuracy and yardstick report of one model's weights, on this machine."""
-    from capsnet.training import evaluate, evaluate_drawn
+def measure(name: str, folder, test, yardstick) -> tuple[dict, np.ndarray]:
+    """Test accuracy and yardstick report of one model's weights, on this machine, and
+    whether it reads each test digit right."""
+    from capsnet.training import classification_record, evaluate_drawn, predict
 
     built, _ = checkpoints.load(name, folder)
-    measured = evaluate(name, built.model, test)
+    predicted = predict(name, built.model, test.images)
+    measured = classification_record(predicted, test.labels)
     report = evaluate_drawn(name, built.model, yardstick)
     return {"test_accuracy": measured["test_accuracy"], "test_errors": measured["test_errors"],
             "drawn_accuracy": report["accuracy"],
             "drawn_bands": {band: group["accuracy"]
-                            for band, group in report["per_band"].items()}}
+                            for band, group in report["per_band"].items()}}, \
+        predicted == test.labels
 
 
-def measure_pairs(name: str, folder, pairs: multimnist.Pairs) -> dict:
-    """A two-digit model's error on the MultiMNIST test pairs, on this machine."""
-    from capsnet.training import evaluate_pairs
+def measure_pairs(name: str, folder, pairs: multimnist.Pairs) -> tuple[dict, np.ndarray]:
+    """A two-digit model's error on the MultiMNIST test pairs, on this machine, and whether
+    it names both digits of each pair."""
+    from capsnet.training import answer_pairs, pair_record
 
     built, _ = checkpoints.load(name, folder)
-    return evaluate_pairs(name, built, pairs)
+    right, reconstruction = answer_pairs(name, built, pairs)
+    return pair_record(right, reconstruction), right
 
 
 def main(argv=None) -> int:
@@ -134,6 +144,13 @@ def main(argv=None) -> int:
         for name, run in summary["runs"].items():
             key = name if len(args.folders) == 1 else f"{folder.name}/{name}"
             runs[key] = run
+    shipped_rows, shipped_right = {}, {}
+    for name in checkpoints.PAIR_MODEL_NAMES if pairs else checkpoints.MODEL_NAMES:
+        try:
+            here, shipped_right[name] = measure_run(name, None)
+            shipped_rows[f"shipped/{name}"] = {"model": name, "here": here}
+        except checkpoints.WeightsError as error:  # no two-digit weights shipped yet
+            shipped_rows[f"shipped/{name}"] = {"model": name, "missing": str(error)}
     rows = {}
     for key, run in runs.items():
         gpu_keys = ("test_error", "reconstruction_error") if pairs else ("test_accuracy",
@@ -141,13 +158,11 @@ def main(argv=None) -> int:
         row = {"model": run.get("model"), "validation_accuracy": run.get("validation_accuracy"),
                "gpu": {k: run.get(k) for k in gpu_keys}}
         if "folder" in run:
-            row["here"] = measure_run(run["model"], run["folder"])
+            row["here"], right = measure_run(run["model"], run["folder"])
+            if run["model"] in shipped_right:  # example by example: wins are the run's
+                row["against_shipped"] = paired.compare(right, shipped_right[run["model"]])
         rows[key] = row
-    for name in checkpoints.PAIR_MODEL_NAMES if pairs else checkpoints.MODEL_NAMES:
-        try:
-            rows[f"shipped/{name}"] = {"model": name, "here": measure_run(name, None)}
-        except checkpoints.WeightsError as error:  # no two-digit weights shipped yet
-            rows[f"shipped/{name}"] = {"model": name, "missing": str(error)}
+    rows.update(shipped_rows)
     print(json.dumps(rows, indent=2))
 
     shipped = checkpoints.weights_dir()  # `$CAPSNET_WEIGHTS` where set, as for train.py

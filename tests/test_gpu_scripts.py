@@ -16,6 +16,7 @@ import pytest
 from conftest import ROOT
 
 from capsnet import checkpoints
+from capsnet.paired import mcnemar_p
 from capsnet.samples import load_sample
 
 sys.path.insert(0, str(ROOT / "scripts"))
@@ -160,6 +161,32 @@ def test_multimnist_land_checks_loads_and_measures_both_runs(multimnist_dry_run,
     stand_in_test = len(load_sample().labels)
     for run in gpu_multimnist.RUNS:
         assert rows[run.name]["here"]["test_pairs"] == stand_in_test
+        assert_compared_with_the_shipped_weights(rows, run.name)
+
+
+def assert_compared_with_the_shipped_weights(rows: dict, name: str):
+    """A run's row compares it with the shipped weights of its model on the same examples:
+    what it wins and loses accounts for the difference between the two error counts."""
+    run, shipped = rows[name], rows[f"shipped/{rows[name]['model']}"]
+    against = run["against_shipped"]
+    assert against["test_errors"] == shipped["here"]["test_errors"]
+    assert against["wins"] - against["losses"] == (shipped["here"]["test_errors"]
+                                                   - run["here"]["test_errors"])
+    assert against["mcnemar_p"] == pytest.approx(
+        mcnemar_p(against["wins"], against["losses"]), abs=1e-6)
+
+
+@pytest.mark.slow
+def test_land_measures_each_run_beside_the_shipped_weights(dry_run, tmp_path, stand_in, capsys):
+    out, _ = dry_run
+    back = shutil.copytree(out, tmp_path / "back")
+    assert gpu_land.main([str(back), "--data", str(stand_in)]) == 0
+    rows = json.loads(capsys.readouterr().out)
+    landed = [name for name, row in rows.items() if "here" in row and "gpu" in row]
+    assert sorted({rows[name]["model"] for name in landed}) == ["capsnet", "cnn"]
+    for name in landed:
+        assert 0.0 <= rows[name]["here"]["drawn_accuracy"] <= 1.0
+        assert_compared_with_the_shipped_weights(rows, name)
 
 
 def test_an_unknown_job_is_refused(tmp_path, stand_in):
