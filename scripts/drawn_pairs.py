@@ -10,6 +10,11 @@ band, beside its figure on the MNIST test pairs. Run from the project's root:
     python scripts/drawn_pairs.py
     python scripts/drawn_pairs.py --count 1000 --weights runs/mm
     python scripts/drawn_pairs.py --record        # into the metrics files, for the page
+    python scripts/drawn_pairs.py --weights runs/mm --against capsnet/weights
+
+`--against FOLDER` also reads the same pairs with the two-digit models in FOLDER and compares
+each model with its namesake there, pair by pair: the pairs only these weights name both
+digits of (wins), those only FOLDER's do (losses), and the exact McNemar p of that split.
 
 Costs about 0.25 s a pair on two CPU cores (remaking two drawings and reading the pair).
 """
@@ -25,8 +30,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from capsnet import checkpoints, drawn, quiet  # noqa: E402
+from capsnet import checkpoints, drawn, paired, quiet  # noqa: E402
 from capsnet.multimnist import both_named  # noqa: E402
+from capsnet.paths import shown  # noqa: E402
 from capsnet.preprocess import NotADigit, preprocess_pair  # noqa: E402
 
 BATCH = 100  # pairs per call
@@ -42,6 +48,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--yardstick", type=Path, default=drawn.DRAWN_PATH,
                         help="the drawn-digit yardstick whose drawings are paired "
                              "(default: the committed capsnet/assets/drawn.npz)")
+    parser.add_argument("--against", type=Path, default=None, metavar="FOLDER",
+                        help="also compare each model, pair by pair, with the same model's "
+                             "weights in FOLDER: wins, losses and the exact McNemar p")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
     parser.add_argument("--record", action="store_true",
                         help="write each model's figure into its metrics file as "
@@ -69,24 +78,36 @@ def read_pairs(lab, pairs: list[drawn.DrawnPair]) -> dict:
             "capsnet": np.asarray(lengths), "cnn": np.asarray(scores)}
 
 
-def report(lab, pairs: list[drawn.DrawnPair]) -> dict:
-    """Per model: both digits named, overall and per size band, and the CapsNet's "one
-    digit" calls (the page's note), with the model's figure on the MNIST test pairs."""
-    from capsnet.two_digits import ONE_DIGIT_THRESHOLD
-
+def named(lab, pairs: list[drawn.DrawnPair]) -> tuple[dict, dict]:
+    """`read_pairs`, and per model whether it names both digits of each pair kept."""
     read = read_pairs(lab, pairs)
     labels = np.asarray([pairs[i].labels for i in read["kept"]]).reshape(-1, 2)
+    right = {model: both_named(labels, read[model]) if len(labels) else np.zeros(0, bool)
+             for model in MODELS}
+    return read, right
+
+
+def report(lab, pairs: list[drawn.DrawnPair], against=None) -> dict:
+    """Per model: both digits named, overall and per size band, and the CapsNet's "one
+    digit" calls (the page's note), with the model's figure on the MNIST test pairs; with
+    `against` (another `TwoDigitLab`), each model compared pair by pair with its namesake
+    there (`paired.compare`)."""
+    from capsnet.two_digits import ONE_DIGIT_THRESHOLD
+
+    read, right = named(lab, pairs)
+    other_right = named(against, pairs)[1] if against is not None else None
     bands = np.asarray([pairs[i].band for i in read["kept"]])
     figures = {"pairs": len(pairs), "refused": len(read["refused"])}
     for model, name in MODELS.items():
-        right = (both_named(labels, read[model]) if len(labels)
-                 else np.zeros(0, bool))
-        per_band = {band: {"right": int(right[bands == band].sum()),
+        mine = right[model]
+        per_band = {band: {"right": int(mine[bands == band].sum()),
                            "count": int((bands == band).sum())} for band in drawn.PAIR_BANDS}
-        figures[model] = {"right": int(right.sum()), "count": int(right.size),
+        figures[model] = {"right": int(mine.sum()), "count": int(mine.size),
                           "per_band": per_band,
                           "mnist_test_accuracy": lab.metrics[name].get("test_accuracy")}
-    if len(labels):
+        if other_right is not None:
+            figures[model]["against"] = paired.compare(mine, other_right[model])
+    if len(read["kept"]):
         second = np.sort(read["capsnet"], axis=-1)[:, -2]
         figures["capsnet"]["one_digit_calls"] = int((second < ONE_DIGIT_THRESHOLD).sum())
     return figures
@@ -110,6 +131,13 @@ def table(figures: dict) -> str:
         mnist = entry["mnist_test_accuracy"]
         rows.append(f"| {model} | {share(entry['right'], entry['count'])} | {bands} | "
                     f"{'–' if mnist is None else f'{mnist:.1%}'} |")
+    for model in MODELS:
+        if "against" in figures[model]:
+            versus = figures[model]["against"]
+            rows += ["", f"{model}: {versus['wins']} pairs named only with these weights, "
+                         f"{versus['losses']} only with {figures['against']}'s "
+                         f"({versus['test_errors']} missed there); exact McNemar p = "
+                         f"{versus['mcnemar_p']:.3g}"]
     if "one_digit_calls" in figures["capsnet"]:
         rows += ["", f"The CapsNet calls {figures['capsnet']['one_digit_calls']} of "
                      f"{figures['capsnet']['count']} pairs one digit."]
@@ -126,11 +154,14 @@ def main(argv=None) -> int:
     try:
         yardstick = drawn.load(args.yardstick)
         lab = TwoDigitLab.load(args.weights)
+        against = TwoDigitLab.load(args.against) if args.against is not None else None
     except (drawn.YardstickError, checkpoints.WeightsError) as error:
         print(error, file=sys.stderr)
         return 1
     pairs = [drawn.drawn_pair(index, yardstick) for index in range(args.count)]
-    figures = report(lab, pairs)
+    figures = report(lab, pairs, against)
+    if against is not None:
+        figures["against"] = shown(args.against)
     print(json.dumps(figures) if args.json else table(figures))
     if args.record:
         for model, name in MODELS.items():

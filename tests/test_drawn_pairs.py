@@ -107,6 +107,47 @@ def test_script_counts_the_pairs_the_pages_reading_names(pair_lab, weights_folde
     assert "| capsnet |" in table and "| cnn |" in table and "2 drawn pairs" in table
 
 
+def test_script_compares_each_model_pair_by_pair_against_other_weights(pair_lab,
+                                                                       weights_folder,
+                                                                       yardstick, tmp_path,
+                                                                       capsys):
+    """`--against` reads the same pairs with other weights (untrained ones here, which miss
+    almost every pair) and counts, per model, the pairs only one side names both digits of."""
+    from capsnet import checkpoints
+    from capsnet.config import CapsNetConfig, CNNConfig
+    from capsnet.models import build_capsnet, build_cnn
+    from capsnet.paired import mcnemar_p
+    from capsnet.two_digits import TwoDigitLab
+
+    for name, built in (("multimnist_capsnet", build_capsnet(CapsNetConfig.for_pairs(), seed=0)),
+                        ("multimnist_cnn", build_cnn(CNNConfig.for_pairs(), seed=0))):
+        checkpoints.save(name, built.model, built.config, {"model": name}, tmp_path, "float16")
+    other_lab = TwoDigitLab.load(tmp_path)
+    script = load_script("drawn_pairs")
+    assert script.main(["--count", str(COUNT), "--weights", str(weights_folder), "--against",
+                        str(tmp_path), "--json"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    pairs = [drawn.drawn_pair(index, yardstick) for index in range(COUNT)]
+    for model in ("capsnet", "cnn"):
+        right = []
+        for lab in (pair_lab, other_lab):
+            read = [lab.analyze_drawing(pair.canvas, ink="light") for pair in pairs]
+            answers = [getattr(a, f"{model}_answers") for a in read]
+            right.append(np.array([set(answer.tolist()) == set(pair.labels)
+                                   for answer, pair in zip(answers, pairs, strict=True)]))
+        wins, losses = int((right[0] & ~right[1]).sum()), int((right[1] & ~right[0]).sum())
+        assert figures[model]["against"] == {
+            "test_errors": int((~right[1]).sum()), "wins": wins, "losses": losses,
+            "mcnemar_p": pytest.approx(mcnemar_p(wins, losses), abs=1e-6)}
+    assert "against" not in json.dumps(figures["capsnet"]["per_band"])
+
+    assert script.main(["--count", "2", "--weights", str(weights_folder), "--against",
+                        str(tmp_path)]) == 0
+    table = capsys.readouterr().out
+    assert "capsnet: " in table and "pairs named only with these weights" in table
+    assert "exact McNemar p =" in table and str(tmp_path) not in table
+
+
 def test_script_records_each_models_figure_for_the_page(weights_folder, tmp_path, capsys):
     import shutil
 
