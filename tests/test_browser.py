@@ -143,6 +143,49 @@ def test_two_digit_mode_reads_two_overlapping_strokes(page, weights_folder):
         expect(page.get_by_text("The 0 capsule,")).to_be_visible()  # the class asked at first
 
 
+def read_control(page) -> str:
+    """The mode the sidebar's "Read" control shows (a closed sidebar is opened to read it,
+    then closed again)."""
+    opener = page.locator('[data-testid="stExpandSidebarButton"]')
+    closed = opener.count() > 0 and opener.first.is_visible()
+    if closed:
+        opener.first.click()
+    chosen = page.locator('[data-testid="stSidebar"] button[aria-checked="true"]').filter(
+        has_text=re.compile(r"^(One|Two) digits?$"))
+    expect(chosen).to_have_count(1)
+    mode = chosen.inner_text()
+    if closed:
+        page.locator('[data-testid="stSidebarCollapseButton"] button').click()
+        expect(opener.first).to_be_visible()
+    return mode
+
+
+def test_on_a_phone_the_pages_own_button_opens_the_two_digit_mode(browser, server,
+                                                                  weights_folder):
+    """The sidebar starts closed on a phone: the button under the answers switches to two
+    digits (the sidebar's control follows), a pair drawn by touch is read as two, and the
+    button goes back."""
+    phone = open_page(browser, server.url, **PHONE)
+    try:
+        phone.get_by_role("button", name="Try two digits at once").click()
+        expect(phone.get_by_text("Draw two digits, one over the other")).to_be_visible()
+        size = canvas_size(phone)
+        phone.locator(CANVAS).scroll_into_view_if_needed()
+        draw_by_touch(phone, digit_stroke(1, size, shift=(-0.12 * size, 0)))
+        draw_by_touch(phone, digit_stroke(0, size, scale=0.8, shift=(0.08 * size, 0)))
+        expect(phone.get_by_text("Each digit redrawn from its own capsule")).to_be_visible(
+            timeout=ANSWER_TIMEOUT * 1000)  # the first use of the mode loads its models
+        if two_digit_accuracy(weights_folder) >= TRAINED_PAIRS:
+            capsnet_names(phone, 1, 0)
+        assert read_control(phone) == "Two digits"
+        phone.get_by_role("button", name="Back to one digit").click()
+        expect(phone.get_by_text("Draw a digit", exact=True)).to_be_visible()
+        expect(phone.get_by_role("button", name="Try two digits at once")).to_be_visible()
+        assert read_control(phone) == "One digit"
+    finally:
+        phone.close()
+
+
 def capsnet_names(page, first: int, second: int) -> None:
     """Waits until the CapsNet's answer names both digits, in either order (the answer shown
     first may be the reading of the first stroke alone, whose run the second one follows)."""

@@ -196,6 +196,30 @@ def test_a_test_pair_loads_and_names_its_two_digits(pair_folder, monkeypatch, sa
 
 
 
+def test_the_pages_own_button_switches_the_mode_and_the_sidebar_follows(pair_folder,
+                                                                         monkeypatch, sample):
+    """On phones and tablets the sidebar starts closed: a button under the upload switches
+    to two digits and back, and the sidebar's "Read" control shows the mode it switched to.
+    The drawing stays, and is read by the mode's models."""
+    monkeypatch.setenv("CAPSNET_WEIGHTS", str(pair_folder))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.session_state["injected_image"] = two_digit_drawing(sample)
+    run(at)
+    assert at.button(key="mode_button").label == "Try two digits at once"
+    assert not any("MultiMNIST would have it" in caption for caption in captions(at))
+    at.button(key="mode_button").click()
+    run(at)
+    assert at.session_state["mode"] == TWO
+    assert at.sidebar.button_group[0].value == TWO  # the "Read" control shows it
+    assert "Draw two digits, one over the other" in [header.value for header in at.subheader]
+    assert any("MultiMNIST would have it" in caption for caption in captions(at))
+    assert sorted(metric_values(at)) == ["CNN", "CapsNet"]  # the same drawing, read as a pair
+    assert at.button(key="mode_button").label == "Back to one digit"
+    at.button(key="mode_button").click()
+    run(at)
+    assert at.session_state["mode"] == ONE and at.sidebar.button_group[0].value == ONE
+    assert "Draw a digit" in [header.value for header in at.subheader]
+
 
 def test_the_mode_says_how_well_each_model_reads_the_test_pairs():
     from capsnet.two_digits import measured_note

@@ -43,6 +43,10 @@ SCALE = 6  # display pixels per model-input pixel: 36 -> 216
 LOADING = "Loading the two-digit models..."
 GUIDANCE = ("Draw two digits from 0 to 9 on top of each other on the black square, as in "
             "MultiMNIST, or load a test pair. Both models name the two digits they see.")
+SWITCH_HELP = ("The paper's overlapping-digits test (Section 6): draw two digits over each "
+               "other, and see which model names both. The sidebar's Read control does the "
+               "same.")
+SWITCHED = "mode_switched"  # set by the page's mode button, for one run
 AS_PAIR = ("as MultiMNIST would have it: all the ink fitted into a 23×23 box on a 36×36 "
            "canvas, centred by its centre of mass, the strokes brought to MNIST's width.")
 
@@ -57,6 +61,27 @@ def mode_control() -> None:
         "Read", MODES, key="mode", required=True, default=MODES[0], width="stretch",
         help="Two digits: draw two digits over each other; the CapsNet names both and "
              "redraws each one on its own (Sabour et al., Section 6).")
+
+
+def mode_button() -> None:
+    """The other mode, a button on the page itself: on phones and tablets the sidebar, where
+    the "Read" control is, starts closed, and the two-digit mode would go unseen there."""
+    two = active()
+    st.button("Back to one digit" if two else "Try two digits at once", key="mode_button",
+              icon=":material/looks_one:" if two else ":material/filter_2:",
+              on_click=_switch_mode, args=(MODES[0] if two else TWO_DIGITS,),
+              help=None if two else SWITCH_HELP)
+
+
+def _switch_mode(mode: str) -> None:
+    st.session_state["mode"] = mode
+    st.session_state[SWITCHED] = True
+
+
+def switched() -> bool:
+    """Whether the page's mode button has just been pressed (true once): a full run then
+    redraws the sidebar's "Read" control, which a run of the reading alone leaves as it was."""
+    return st.session_state.pop(SWITCHED, False)
 
 
 # --- The models and their inputs ---------------------------------------------------------

@@ -119,8 +119,8 @@ def style() -> None:
 @st.fragment
 def render(folder: str, sample: Sample, stroke_width: int) -> None:
     """The canvas, the upload, the model input, both answers and the views below them."""
-    if state.sidebar_is_stale():
-        st.rerun()  # the sidebar marks the test digit read: a full run redraws it
+    if state.sidebar_is_stale() or pair_reading.switched():
+        st.rerun()  # the sidebar marks the test digit read, or the mode: a full run redraws it
     two_digits = pair_reading.active()
     with st.container(key="reading"):
         draw_column, input_column, verdict_column = st.columns(COLUMNS, gap="medium")
@@ -133,6 +133,7 @@ def render(folder: str, sample: Sample, stroke_width: int) -> None:
             uploading = st.container(key="uploading")
             with uploading:
                 upload = inputs.upload_control()
+                pair_reading.mode_button()
         page_input = inputs.current_input(drawing, sample, upload)
         if two_digits:  # the same canvas and upload, read by the two-digit models
             pair_reading.render(folder, pair_reading.pair_input(page_input, sample),
