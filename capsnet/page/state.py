@@ -5,7 +5,9 @@ Session state the page reads, so that a script or a test can drive it (set a key
         and preprocessed like a drawing (light ink): greyscale `(H, W)` or RGB/RGBA
         `(H, W, 3|4)`, uint8 or floats in [0, 1]. Absent or None: the page reads the upload,
         the gallery pick or the canvas, as `source` says.
-    mode: "One digit" or "Two digits": which models read the input (`pair_reading.py`).
+    mode: "One digit" or "Two digits": which models read the input (`pair_reading.py`); the
+        sidebar's "Read" control and the page's mode button set it (the button also sets
+        `mode_switched` for one run, so that the whole page, sidebar included, is redrawn).
     source: "drawing", "upload", "gallery" or "pair": which is analysed when nothing is
         injected. Uploading a file chooses "upload", a test digit "gallery", a test pair of
         the two-digit mode "pair", a stroke on the canvas "drawing"; the canvas keeps its
