@@ -49,14 +49,14 @@ def main() -> None:
 
     try:
         from capsnet.data import to_model_input
-        from capsnet.training import scores
+        from capsnet.training import predict
 
         disagree = []
         images = to_model_input(x_test)
         predictions = {}
         for name in checkpoints.MODEL_NAMES:
             built, _ = checkpoints.load(name, args.weights)
-            predictions[name] = scores(name, built.model, images).argmax(-1)
+            predictions[name] = predict(name, built.model, images)
         disagree = np.flatnonzero(predictions["cnn"] != predictions["capsnet"])
         print(f"{len(disagree)} test digits on which the models disagree", file=sys.stderr)
         chosen = np.concatenate([chosen, disagree])

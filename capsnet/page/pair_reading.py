@@ -46,7 +46,6 @@ GUIDANCE = ("Draw two digits from 0 to 9 on top of each other on the black squar
 SWITCH_HELP = ("The paper's overlapping-digits test (Section 6): draw two digits over each "
                "other, and see which model names both. The sidebar's Read control does the "
                "same.")
-SWITCHED = "mode_switched"  # set by the page's mode button, for one run
 AS_PAIR = ("as MultiMNIST would have it: all the ink fitted into a 23×23 box on a 36×36 "
            "canvas, centred by its centre of mass, the strokes brought to MNIST's width.")
 
@@ -57,10 +56,10 @@ def active() -> bool:
 
 def mode_control() -> None:
     """One digit or two at once (the reading follows; the canvas keeps its drawing)."""
-    st.sidebar.segmented_control(
+    state.mark_mode(st.sidebar.segmented_control(
         "Read", MODES, key="mode", required=True, default=MODES[0], width="stretch",
         help="Two digits: draw two digits over each other; the CapsNet names both and "
-             "redraws each one on its own (Sabour et al., Section 6).")
+             "redraws each one on its own (Sabour et al., Section 6)."))
 
 
 def mode_button() -> None:
@@ -74,14 +73,7 @@ def mode_button() -> None:
 
 
 def _switch_mode(mode: str) -> None:
-    st.session_state["mode"] = mode
-    st.session_state[SWITCHED] = True
-
-
-def switched() -> bool:
-    """Whether the page's mode button has just been pressed (true once): a full run then
-    redraws the sidebar's "Read" control, which a run of the reading alone leaves as it was."""
-    return st.session_state.pop(SWITCHED, False)
+    st.session_state["mode"] = mode  # the sidebar still shows the other: `sidebar_is_stale`
 
 
 # --- The models and their inputs ---------------------------------------------------------

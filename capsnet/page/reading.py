@@ -119,7 +119,7 @@ def style() -> None:
 @st.fragment
 def render(folder: str, sample: Sample, stroke_width: int) -> None:
     """The canvas, the upload, the model input, both answers and the views below them."""
-    if state.sidebar_is_stale() or pair_reading.switched():
+    if state.sidebar_is_stale():
         st.rerun()  # the sidebar marks the test digit read, or the mode: a full run redraws it
     two_digits = pair_reading.active()
     with st.container(key="reading"):

@@ -6,8 +6,7 @@ Session state the page reads, so that a script or a test can drive it (set a key
         `(H, W, 3|4)`, uint8 or floats in [0, 1]. Absent or None: the page reads the upload,
         the gallery pick or the canvas, as `source` says.
     mode: "One digit" or "Two digits": which models read the input (`pair_reading.py`); the
-        sidebar's "Read" control and the page's mode button set it (the button also sets
-        `mode_switched` for one run, so that the whole page, sidebar included, is redrawn).
+        sidebar's "Read" control and the page's mode button set it.
     source: "drawing", "upload", "gallery" or "pair": which is analysed when nothing is
         injected. Uploading a file chooses "upload", a test digit "gallery", a test pair of
         the two-digit mode "pair", a stroke on the canvas "drawing"; the canvas keeps its
@@ -32,7 +31,8 @@ Session state the page reads, so that a script or a test can drive it (set a key
         disagreements listed.
 
 The page also keeps, for itself: `gallery_page` (which thumbnails the sidebar shows),
-`gallery_marked` (the test digit the sidebar last marked as the one read), `recon_for` (the
+`gallery_marked` (the test digit the sidebar last marked as the one read), `mode_marked` (the
+mode its "Read" control last showed), `recon_for` (the
 input `recon_digit` was chosen for), `live_pose_decoder` and `live_pose_releases` (what the
 browser's pose panel has reported) and the widgets' own keys.
 """
@@ -117,8 +117,17 @@ def mark_gallery_digit() -> int | None:
     return st.session_state["gallery_marked"]
 
 
+def mark_mode(mode: str) -> str:
+    """Records which mode the sidebar's "Read" control shows, now that it draws it."""
+    st.session_state["mode_marked"] = mode
+    return mode
+
+
 def sidebar_is_stale() -> bool:
     """Whether the sidebar marks another test digit than the one read (or none, or one too
-    many): a change inside a fragment (a stroke after a test digit, a test digit loaded from
-    a view) that only a full run redraws."""
-    return st.session_state.get("gallery_marked") != gallery_digit_read()
+    many), or shows another mode than the page's: a change inside a fragment (a stroke after
+    a test digit, a test digit loaded from a view, the page's mode button) that only a full
+    run redraws."""
+    mode = st.session_state.get("mode")
+    return (st.session_state.get("gallery_marked") != gallery_digit_read()
+            or st.session_state.get("mode_marked", mode) != mode)
