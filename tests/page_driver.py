@@ -470,6 +470,20 @@ def canvas_size(page) -> float:
     return page.locator(CANVAS).bounding_box()["width"]
 
 
+def show_canvas(page) -> None:
+    """Scrolls the canvas to the middle of the screen, clear of Streamlit's fixed header.
+
+    Playwright's `scroll_into_view_if_needed` may leave the canvas's top edge under the
+    header, where a touch lands on the header's toolbar and the stroke never reaches the
+    canvas."""
+    canvas = page.locator(CANVAS)
+    canvas.evaluate("canvas => canvas.scrollIntoView({block: 'center'})")
+    header = page.locator('[data-testid="stHeader"]').bounding_box()
+    top = canvas.bounding_box()["y"]
+    assert header is None or top >= header["y"] + header["height"], (
+        f"the canvas's top ({top}) is under the page's header ({header})")
+
+
 def answers(page, timeout: float = ANSWER_TIMEOUT) -> dict[str, str]:
     """Each model's answer as the page shows it, `{"CNN": "7", "CapsNet": "7"}`.
 
