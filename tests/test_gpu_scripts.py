@@ -47,10 +47,10 @@ def gpu_run(tmp_path, data, *args, job=None):
                           cwd=ROOT, env=env, capture_output=True, text=True)
 
 
-def dry_run_output(tmp_path_factory, stand_in, job=None):
+def dry_run_output(tmp_path_factory, stand_in, *args, job=None):
     """A dry run's output folder and its process, which must have succeeded."""
     folder = tmp_path_factory.mktemp(f"gpu-{job or 'mnist'}")
-    result = gpu_run(folder, stand_in, job=job)
+    result = gpu_run(folder, stand_in, *args, job=job)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     return folder / "out", result
 
@@ -121,9 +121,14 @@ def test_the_runs_fit_the_gpu_call():
     assert gpu_train.RUNS[0].model == "capsnet" and gpu_train.RUNS[0].augment == "drawing"
 
 
+MULTIMNIST_SCHEDULE = {"learning_rate": 3e-4, "lr_decay": 0.9}  # not the defaults
+
+
 @pytest.fixture(scope="module")
 def multimnist_dry_run(tmp_path_factory, stand_in):
-    return dry_run_output(tmp_path_factory, stand_in, job="multimnist")
+    return dry_run_output(tmp_path_factory, stand_in,
+                          "--lr", str(MULTIMNIST_SCHEDULE["learning_rate"]),
+                          "--lr-decay", str(MULTIMNIST_SCHEDULE["lr_decay"]), job="multimnist")
 
 
 @pytest.mark.slow
@@ -154,6 +159,9 @@ def test_multimnist_land_checks_loads_and_measures_both_runs(multimnist_dry_run,
         _, metrics = checkpoints.load(run["model"], run["folder"])
         assert metrics["weights_storage"] == "float16"
         assert metrics["weights_sha256"] == run["weights_sha256"]
+        # both runs trained on the schedule given to the call, and say so
+        assert {key: metrics["train"][key] for key in MULTIMNIST_SCHEDULE} == MULTIMNIST_SCHEDULE
+        assert {key: run[key] for key in MULTIMNIST_SCHEDULE} == MULTIMNIST_SCHEDULE
     for path in tmp_path.glob("runs"):
         shutil.rmtree(path)
     assert gpu_land.main([str(tmp_path), "--job", "multimnist", "--data", str(stand_in)]) == 0
