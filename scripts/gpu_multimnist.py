@@ -41,7 +41,7 @@ from gpu_train import ARCHIVE, Run, call_arguments, call_data, pack
 # Each call goes on from the shipped weights. The schedule starts at half the training default
 # and ends near 1.3e-5 (5e-4 * 0.93**50): the calls that restarted at 0.001 and ended at 8.5e-5
 # lost their first epochs to the restart, and the shipped CapsNet went on gaining on validation
-# as its learning rate fell from 8e-5 to 2e-5 (the README's "On a GPU").
+# as its learning rate fell from 8e-5 to 1e-5 (the README's "On a GPU").
 LEARNING_RATE = 5e-4
 RUNS = (
     Run("multimnist-capsnet", "multimnist_capsnet", "shift", epochs=50, lr_decay=0.93,
