@@ -95,7 +95,7 @@ def main(argv=None) -> int:
             continue
         config = TrainConfig(epochs=epochs or run.epochs,
                              learning_rate=args.lr,
-                             lr_decay=args.lr_decay or run.lr_decay,
+                             lr_decay=run.lr_decay if args.lr_decay is None else args.lr_decay,
                              max_shift=PAIR_MAX_SHIFT, augment=run.augment,
                              seed=TrainConfig.seed if args.seed is None else args.seed)
         # From the shipped two-digit weights where there are some, else warm-started from the
