@@ -61,7 +61,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 def read_pairs(lab, pairs: list[drawn.DrawnPair]) -> dict:
     """Each model's answers on the pairs that preprocessing accepts, and which it refused:
     `{"kept": (n,) indices, "refused": [indices], "capsnet": (n, 10) lengths,
-    "cnn": (n, 10) scores}`."""
+    "cnn": (n, 10) scores, "one_digit": {model: (n,) its "one digit" calls}}`."""
     images, kept, refused = [], [], []
     for index, pair in enumerate(pairs):
         try:
@@ -69,13 +69,16 @@ def read_pairs(lab, pairs: list[drawn.DrawnPair]) -> dict:
             kept.append(index)
         except NotADigit:  # the page would say why and read nothing
             refused.append(index)
-    lengths, scores = [], []
+    lengths, scores, one_digit = [], [], {model: [] for model in MODELS}
     for start in range(0, len(images), BATCH):
         for analysis in lab.analyze_batch(np.stack(images[start:start + BATCH])):
             lengths.append(analysis.capsnet_lengths)
             scores.append(analysis.cnn_scores)
-    return {"kept": np.asarray(kept, int), "refused": refused,
-            "capsnet": np.asarray(lengths), "cnn": np.asarray(scores)}
+            one_digit["capsnet"].append(analysis.one_digit)
+            one_digit["cnn"].append(analysis.cnn_one_digit)
+    return {"kept": np.asarray(kept, int), "refused": refused, "capsnet": np.asarray(lengths),
+            "cnn": np.asarray(scores),
+            "one_digit": {model: np.asarray(calls, bool) for model, calls in one_digit.items()}}
 
 
 def named(lab, pairs: list[drawn.DrawnPair]) -> tuple[dict, dict]:
@@ -88,12 +91,11 @@ def named(lab, pairs: list[drawn.DrawnPair]) -> tuple[dict, dict]:
 
 
 def report(lab, pairs: list[drawn.DrawnPair], against=None) -> dict:
-    """Per model: both digits named, overall and per size band, and the CapsNet's "one
-    digit" calls (the page's note), with the model's figure on the MNIST test pairs; with
+    """Per model: both digits named, overall and per size band, its "one digit" calls, and
+    the pairs the page names both digits of (named, and not called one digit), with the
+    model's figure on the MNIST test pairs; with
     `against` (another `TwoDigitLab`), each model compared pair by pair with its namesake
     there (`paired.compare`)."""
-    from capsnet.two_digits import ONE_DIGIT_THRESHOLD
-
     read, right = named(lab, pairs)
     other_right = named(against, pairs)[1] if against is not None else None
     bands = np.asarray([pairs[i].band for i in read["kept"]])
@@ -107,9 +109,10 @@ def report(lab, pairs: list[drawn.DrawnPair], against=None) -> dict:
                           "mnist_test_accuracy": lab.metrics[name].get("test_accuracy")}
         if other_right is not None:
             figures[model]["against"] = paired.compare(mine, other_right[model])
-    if len(read["kept"]):
-        second = np.sort(read["capsnet"], axis=-1)[:, -2]
-        figures["capsnet"]["one_digit_calls"] = int((second < ONE_DIGIT_THRESHOLD).sum())
+        if len(read["kept"]):
+            one_digit = read["one_digit"][model]
+            figures[model]["one_digit_calls"] = int(one_digit.sum())
+            figures[model]["shown_right"] = int((mine & ~one_digit).sum())
     return figures
 
 
@@ -138,9 +141,12 @@ def table(figures: dict) -> str:
                          f"{versus['losses']} only with {figures['against']}'s "
                          f"({versus['test_errors']} missed there); exact McNemar p = "
                          f"{versus['mcnemar_p']:.3g}"]
-    if "one_digit_calls" in figures["capsnet"]:
-        rows += ["", f"The CapsNet calls {figures['capsnet']['one_digit_calls']} of "
-                     f"{figures['capsnet']['count']} pairs one digit."]
+    for model, label in (("capsnet", "CapsNet"), ("cnn", "CNN")):
+        entry = figures[model]
+        if "one_digit_calls" in entry:
+            rows += ["", f"The {label} calls {entry['one_digit_calls']} of {entry['count']} "
+                         f"pairs one digit; the page names both digits of "
+                         f"{share(entry['shown_right'], entry['count'])}."]
     return "\n".join(rows)
 
 

@@ -100,7 +100,13 @@ def test_script_counts_the_pairs_the_pages_reading_names(pair_lab, weights_folde
             assert part["right"] == sum(right for right, pair in zip(named, pairs, strict=True)
                                         if pair.band == band)
     assert figures["pairs"] == COUNT and figures["refused"] == 0
-    assert figures["capsnet"]["one_digit_calls"] == sum(a.one_digit for a in read)
+    for model, one_digit in (("capsnet", [a.one_digit for a in read]),
+                             ("cnn", [a.cnn_one_digit for a in read])):
+        answers = [getattr(a, f"{model}_answers") for a in read]
+        assert figures[model]["one_digit_calls"] == sum(one_digit)
+        assert figures[model]["shown_right"] == sum(  # what the page shows
+            set(answer.tolist()) == set(pair.labels) and not alone
+            for answer, alone, pair in zip(answers, one_digit, pairs, strict=True))
 
     assert script.main(["--count", "2", "--weights", str(weights_folder)]) == 0
     table = capsys.readouterr().out

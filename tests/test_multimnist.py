@@ -21,7 +21,7 @@ from capsnet.models import build_capsnet, build_cnn
 from capsnet.preprocess import INK_THRESHOLD, PAIR_BOX, PAIR_CENTRE, preprocess_pair
 from capsnet.samples import load_sample
 from capsnet.training import pair_accuracy
-from capsnet.two_digits import ONE_DIGIT_THRESHOLD, TwoDigitLab
+from capsnet.two_digits import ONE_DIGIT_INK, TwoDigitLab, second_ink
 
 CANVAS = 36
 
@@ -241,8 +241,12 @@ def test_two_digit_lab_answers_and_redraws_each_digit(pair_models, sample):
     for k, digit in enumerate(analysis.capsnet_answers):
         np.testing.assert_allclose(lab.reconstruct(analysis.capsules, digit),
                                    analysis.reconstructions[k], atol=1e-6)
-    assert analysis.one_digit == (lengths[second] < ONE_DIGIT_THRESHOLD)
-    assert ONE_DIGIT_THRESHOLD == pytest.approx(0.5)
+    # the ink only the second redrawing covers, pixel by pixel
+    only_second = sum(min(analysis.reconstructions[1][i, j],
+                          max(analysis.image[i, j] - analysis.reconstructions[0][i, j], 0.0))
+                      for i in range(CANVAS) for j in range(CANVAS))
+    assert analysis.second_ink == pytest.approx(only_second / analysis.image.sum(), rel=1e-4)
+    assert analysis.one_digit == (analysis.second_ink < ONE_DIGIT_INK)
 
 
 def test_a_drawing_of_two_digits_fills_the_pairs_box(sample):
@@ -317,6 +321,27 @@ def test_the_page_side_imports_without_keras():
     assert subprocess.run([sys.executable, "-c", code], cwd=ROOT).returncode == 0
 
 
+def test_second_ink_counts_the_ink_only_the_second_redrawing_covers_by_hand():
+    image = np.zeros((4, 4), "float32")
+    image[0, :] = 1.0  # a bar of ink, four pixels
+    image[3, 0] = 0.5  # and a fainter dot
+    first = np.zeros((4, 4), "float32")
+    first[0, :2] = 1.0  # the first digit covers half the bar
+    first[0, 2] = 0.25  # ... and a quarter of a third pixel
+    second = np.zeros((4, 4), "float32")
+    second[0, 1:] = 1.0  # the second covers three pixels of the bar, one already covered
+    second[3, 0] = 0.2  # some of the dot
+    second[2, 2] = 1.0  # and a pixel of no ink at all
+    # only the second covers: 0.75 of pixel (0, 2), all of (0, 3) and 0.2 of the dot
+    assert second_ink(image, first, second) == pytest.approx((0.75 + 1.0 + 0.2) / 4.5)
+    assert second_ink(image, second, first) == pytest.approx(1.0 / 4.5)  # pixel (0, 0)
+    assert second_ink(image, image, image) == 0.0  # the first explains all the ink away
+    stacked = second_ink(np.stack([image, image]), np.stack([first, image]),
+                         np.stack([second, image]))
+    np.testing.assert_allclose(stacked, [1.95 / 4.5, 0.0], rtol=1e-6)
+    assert second_ink(np.zeros((4, 4)), first, second) == 0.0  # no ink: no division by zero
+
+
 def test_one_digit_calls_count_each_side_of_the_threshold_by_hand():
     from capsnet.two_digits import one_digit_calls
 
@@ -327,3 +352,58 @@ def test_one_digit_calls_count_each_side_of_the_threshold_by_hand():
         {"threshold": 0.25, "singles_right": 2, "pairs_right": 5, "right": 7},
         {"threshold": 0.5, "singles_right": 3, "pairs_right": 4, "right": 7},
     ]
+
+
+def in_use_row(printed: str, title: str, source: str) -> tuple[int, int]:
+    """The counts of single digits called one and pairs called two in the "(in use)" row of
+    one table that `scripts/one_digit_threshold.py` printed."""
+    table = printed.split(f"\n{title}; {source}:")[1]
+    row = next(line for line in table.splitlines() if "(in use)" in line)
+    cells = row.split("|")
+    return int(cells[2].split()[0]), int(cells[3].split()[0])
+
+
+def test_threshold_script_counts_the_pages_own_one_digit_calls(mnist_path, weights_folder,
+                                                               capsys):
+    """The script's row for the threshold in use counts what the page calls one digit, on
+    MNIST digits alone and pairs and on drawn ones."""
+    from test_hardening import load_script
+
+    script = load_script("one_digit_threshold")
+    assert script.main(["--data", str(mnist_path), "--weights", str(weights_folder),
+                        "--count", "6", "--drawn", "4"]) == 0
+    printed = capsys.readouterr().out
+    lab = TwoDigitLab.load(weights_folder)
+    test = load_test(mnist_path)
+    sources = {"MNIST": {"single": np.stack([multimnist.place(test.images[i])
+                                             for i in range(6)]),
+                         "pair": multimnist.test_pairs(test).head(6).images},
+               "drawn": script.drawn_sets(script.drawn.load(), 4)}
+    title = script.CALLS["capsnet"][0]
+    for source, sets in sources.items():
+        singles = sum(a.one_digit for a in lab.analyze_batch(sets["single"]))
+        pairs = sum(not a.one_digit for a in lab.analyze_batch(sets["pair"]))
+        assert in_use_row(printed, title, source) == (singles, pairs), source
+    assert printed.count("best ") == len(script.CALLS)
+
+
+def test_threshold_script_picks_the_most_singles_that_keeps_the_pairs():
+    from test_hardening import load_script
+
+    script = load_script("one_digit_threshold")
+    rows = {  # two sources of 100 single digits and 100 pairs each
+        "MNIST": [{"threshold": 0.1, "singles_right": 30, "pairs_right": 99},
+                  {"threshold": 0.2, "singles_right": 60, "pairs_right": 97},
+                  {"threshold": 0.3, "singles_right": 80, "pairs_right": 90}],
+        "drawn": [{"threshold": 0.1, "singles_right": 20, "pairs_right": 100},
+                  {"threshold": 0.2, "singles_right": 40, "pairs_right": 98},
+                  {"threshold": 0.3, "singles_right": 70, "pairs_right": 99}],
+    }
+    sizes = {"MNIST": (100, 100), "drawn": (100, 100)}
+    assert script.best(rows, sizes).startswith("0.2 ")  # 0.3 keeps only 90% of MNIST's pairs
+    rows["MNIST"][1]["pairs_right"] = 96
+    assert script.best(rows, sizes).startswith("0.1 ")
+    for source in rows:
+        for row in rows[source]:
+            row["pairs_right"] = 50
+    assert script.best(rows, sizes).startswith("no threshold")

@@ -29,7 +29,7 @@ from capsnet.page.resources import ANALYSIS_CACHE
 from capsnet.preprocess import preprocess_pair
 from capsnet.samples import Sample
 from capsnet.two_digits import (
-    ONE_DIGIT_THRESHOLD,
+    ONE_DIGIT_INK,
     TwoDigitAnalysis,
     TwoDigitLab,
     measured_note,
@@ -197,9 +197,10 @@ def verdict(analysis: TwoDigitAnalysis) -> None:
     capsnet.caption(f"Capsule lengths {analysis.capsnet_lengths[first]:.2f} and "
                     f"{analysis.capsnet_lengths[second]:.2f}.")
     if analysis.one_digit:
-        st.info(f"The CapsNet sees one digit, a {first}: the next longest capsule, the "
-                f"{second}'s, is {analysis.capsnet_lengths[second]:.2f} long, under "
-                f"{ONE_DIGIT_THRESHOLD:.1f}.", icon=":material/looks_one:")
+        st.info(f"The CapsNet sees one digit, a {first}: redrawn from its own capsule, the "
+                f"{first} covers the ink, and the next longest capsule's digit, a {second}, "
+                f"adds only {analysis.second_ink:.0%} of it (under {ONE_DIGIT_INK:.0%}).",
+                icon=":material/looks_one:")
     elif analysis.agree:
         st.success(f"Both models read a {first} and a {second}.", icon=":material/check:")
     else:
