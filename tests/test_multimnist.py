@@ -21,7 +21,7 @@ from capsnet.models import build_capsnet, build_cnn
 from capsnet.preprocess import INK_THRESHOLD, PAIR_BOX, PAIR_CENTRE, preprocess_pair
 from capsnet.samples import load_sample
 from capsnet.training import pair_accuracy
-from capsnet.two_digits import ONE_DIGIT_INK, TwoDigitLab, second_ink
+from capsnet.two_digits import ONE_DIGIT_INK, ONE_DIGIT_LENGTH, TwoDigitLab, second_ink
 
 CANVAS = 36
 
@@ -246,7 +246,9 @@ def test_two_digit_lab_answers_and_redraws_each_digit(pair_models, sample):
                           max(analysis.image[i, j] - analysis.reconstructions[0][i, j], 0.0))
                       for i in range(CANVAS) for j in range(CANVAS))
     assert analysis.second_ink == pytest.approx(only_second / analysis.image.sum(), rel=1e-4)
-    assert analysis.one_digit == (analysis.second_ink < ONE_DIGIT_INK)
+    assert analysis.second_length == lengths[second]
+    assert analysis.one_digit == (lengths[second] < ONE_DIGIT_LENGTH
+                                  or analysis.second_ink < ONE_DIGIT_INK)
 
 
 def test_a_drawing_of_two_digits_fills_the_pairs_box(sample):
@@ -384,7 +386,7 @@ def test_threshold_script_counts_the_pages_own_one_digit_calls(mnist_path, weigh
         singles = sum(a.one_digit for a in lab.analyze_batch(sets["single"]))
         pairs = sum(not a.one_digit for a in lab.analyze_batch(sets["pair"]))
         assert in_use_row(printed, title, source) == (singles, pairs), source
-    assert printed.count("best ") == len(script.CALLS)
+    assert printed.count("best ") == len(script.CALLS) + 1  # and length and ink together
 
 
 def test_threshold_script_picks_the_most_singles_that_keeps_the_pairs():
@@ -400,10 +402,22 @@ def test_threshold_script_picks_the_most_singles_that_keeps_the_pairs():
                   {"threshold": 0.3, "singles_right": 70, "pairs_right": 99}],
     }
     sizes = {"MNIST": (100, 100), "drawn": (100, 100)}
-    assert script.best(rows, sizes).startswith("0.2 ")  # 0.3 keeps only 90% of MNIST's pairs
+    assert script.best(rows, sizes) == (1.0, 0.2)  # 0.3 keeps only 90% of MNIST's pairs
     rows["MNIST"][1]["pairs_right"] = 96
-    assert script.best(rows, sizes).startswith("0.1 ")
+    assert script.best(rows, sizes) == (0.5, 0.1)
     for source in rows:
         for row in rows[source]:
             row["pairs_right"] = 50
-    assert script.best(rows, sizes).startswith("no threshold")
+    assert script.best(rows, sizes) is None
+    assert script.said(None).startswith("no threshold")
+
+
+def test_capsnet_call_counts_a_short_second_capsule_as_one_digit():
+    from test_hardening import load_script
+
+    script = load_script("one_digit_threshold")
+    read = {"capsnet_length": np.array([0.1, 0.29, 0.3, 0.8]),
+            "capsnet_ink": np.array([0.5, 0.5, 0.5, 0.1])}
+    scores = script.capsnet_scores(read, 0.3)
+    assert (scores < 0.14).tolist() == [True, True, False, True]
+    assert script.capsnet_scores(read, 0.0).tolist() == read["capsnet_ink"].tolist()

@@ -30,6 +30,7 @@ from capsnet.preprocess import preprocess_pair
 from capsnet.samples import Sample
 from capsnet.two_digits import (
     ONE_DIGIT_INK,
+    ONE_DIGIT_LENGTH,
     TwoDigitAnalysis,
     TwoDigitLab,
     measured_note,
@@ -197,10 +198,14 @@ def verdict(analysis: TwoDigitAnalysis) -> None:
     capsnet.caption(f"Capsule lengths {analysis.capsnet_lengths[first]:.2f} and "
                     f"{analysis.capsnet_lengths[second]:.2f}.")
     if analysis.one_digit:
-        st.info(f"The CapsNet sees one digit, a {first}: redrawn from its own capsule, the "
-                f"{first} covers the ink, and the next longest capsule's digit, a {second}, "
-                f"adds only {analysis.second_ink:.0%} of it (under {ONE_DIGIT_INK:.0%}).",
-                icon=":material/looks_one:")
+        if analysis.second_length < ONE_DIGIT_LENGTH:
+            why = (f"the next longest capsule, the {second}'s, is only "
+                   f"{analysis.second_length:.2f} long (under {ONE_DIGIT_LENGTH:.1f})")
+        else:
+            why = (f"redrawn from its own capsule, the {first} covers the ink, and the next "
+                   f"longest capsule's digit, a {second}, adds only {analysis.second_ink:.0%} "
+                   f"of it (under {ONE_DIGIT_INK:.0%})")
+        st.info(f"The CapsNet sees one digit, a {first}: {why}.", icon=":material/looks_one:")
     elif analysis.agree:
         st.success(f"Both models read a {first} and a {second}.", icon=":material/check:")
     else:
