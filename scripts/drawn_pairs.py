@@ -93,9 +93,8 @@ def named(lab, pairs: list[drawn.DrawnPair]) -> tuple[dict, dict]:
 def report(lab, pairs: list[drawn.DrawnPair], against=None) -> dict:
     """Per model: both digits named, overall and per size band, its "one digit" calls, and
     the pairs the page names both digits of (named, and not called one digit), with the
-    model's figure on the MNIST test pairs; with
-    `against` (another `TwoDigitLab`), each model compared pair by pair with its namesake
-    there (`paired.compare`)."""
+    model's figure on the MNIST test pairs; with `against` (another `TwoDigitLab`), each
+    model compared pair by pair with its namesake there (`paired.compare`)."""
     read, right = named(lab, pairs)
     other_right = named(against, pairs)[1] if against is not None else None
     bands = np.asarray([pairs[i].band for i in read["kept"]])
