@@ -205,7 +205,8 @@ def measured_note(metrics: dict) -> str:
         part = (f"the {label} names both digits of {accuracy:.1%} of {pairs:,} test "
                 f"pairs{trained} (the paper's: {1 - paper:.1%})")
         drawn = record.get("drawn_pairs") or {}
-        if drawn.get("accuracy") is not None and drawn.get("count"):
-            part += f" and of {drawn['accuracy']:.1%} of {drawn['count']:,} drawn pairs"
+        shown = drawn.get("shown_accuracy", drawn.get("accuracy"))
+        if shown is not None and drawn.get("count"):
+            part += f" and of {shown:.1%} of {drawn['count']:,} drawn pairs"
         parts.append(part)
     return "Measured: " + "; ".join(parts) + "."

@@ -173,6 +173,8 @@ def main(argv=None) -> int:
             entry = figures[model]
             checkpoints.update_metrics(name, {"drawn_pairs": {
                 "accuracy": round(entry["right"] / entry["count"], 4) if entry["count"] else None,
+                "shown_accuracy": (round(entry["shown_right"] / entry["count"], 4)
+                                   if "shown_right" in entry else None),
                 "count": entry["count"], "refused": figures["refused"],
                 "yardstick_seed": yardstick.seed}}, args.weights)
     return 0

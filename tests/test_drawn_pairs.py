@@ -170,8 +170,14 @@ def test_script_records_each_models_figure_for_the_page(weights_folder, tmp_path
         recorded = checkpoints.read_metrics(name, tmp_path)["drawn_pairs"]
         assert recorded["count"] == 3
         assert recorded["accuracy"] == round(figures[model]["right"] / 3, 4)
+        assert recorded["shown_accuracy"] == round(figures[model]["shown_right"] / 3, 4)
     lab = TwoDigitLab.load(tmp_path)  # the checksums still hold
-    assert measured_note(lab.metrics).count("of 3 drawn pairs") == 2
+    note = measured_note(lab.metrics)
+    assert note.count("of 3 drawn pairs") == 2
+    for model, label in (("capsnet", "CapsNet"), ("cnn", "CNN")):
+        shown = figures[model]["shown_right"] / 3  # what the page shows, not the top two
+        assert f"the {label} names both digits" in note
+        assert f"of {shown:.1%} of 3 drawn pairs" in note
 
 
 def test_script_says_what_is_missing_without_a_trace(tmp_path, capsys):

@@ -237,3 +237,22 @@ def test_the_mode_says_how_well_each_model_reads_the_test_pairs():
                                  "drawn_pairs": {"accuracy": 0.7412, "count": 500}}
     assert ("the CNN names both digits of 85.0% of 10,000 test pairs after 90,000 training "
             "pairs (the paper's: 91.9%) and of 74.1% of 500 drawn pairs") in measured_note(metrics)
+
+    # Where it was measured, the note quotes what the page shows: the pairs named and not
+    # called one digit, not the model's top two alone.
+    metrics["multimnist_cnn"]["drawn_pairs"]["shown_accuracy"] = 0.7296
+    note = measured_note(metrics)
+    assert "and of 73.0% of 500 drawn pairs" in note and "74.1%" not in note
+
+
+def test_a_value_under_its_threshold_is_never_printed_at_or_over_it():
+    under = display.under
+
+    assert under(0.21, 0.3, 2) == "0.21"
+    assert under(0.296, 0.3, 2) == "0.296"  # "0.30" would read as not under 0.3
+    assert under(0.2999, 0.3, 2) == "0.2999"
+    assert under(0.09, 0.14, 0, percent=True) == "9%"
+    assert under(0.1396, 0.14, 0, percent=True) == "13.96%"  # not "14%"
+    for value in np.linspace(0.0, 0.2999, 500):
+        assert float(under(value, 0.3, 2)) < 0.3
+        assert float(under(value / 2, 0.15, 0, percent=True).rstrip("%")) < 15

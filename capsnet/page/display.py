@@ -37,3 +37,13 @@ def overlay(image: np.ndarray, reconstructions: np.ndarray) -> np.ndarray:
     (`COLOURS`), `(H, W, 3)` in [0, 1]."""
     colour = np.einsum("khw,kc->hwc", np.clip(reconstructions, 0.0, 1.0), COLOURS)
     return np.clip(BACKDROP * image[..., None] + colour, 0.0, 1.0)
+
+
+def under(value: float, limit: float, decimals: int, percent: bool = False) -> str:
+    """`value`, known to be under `limit`, with the fewest decimals from `decimals` up that
+    still show it under: 0.296 is "0.296", not "0.30", beside "under 0.3"."""
+    scale = 100 if percent else 1
+    shown_limit = round(limit * scale, 9)  # 0.14 * 100 is 14.000000000000002
+    while decimals < 6 and round(value * scale, decimals) >= shown_limit:
+        decimals += 1
+    return f"{value * scale:.{decimals}f}" + ("%" if percent else "")

@@ -200,10 +200,12 @@ def verdict(analysis: TwoDigitAnalysis) -> None:
     if analysis.one_digit:
         if analysis.second_length < ONE_DIGIT_LENGTH:
             why = (f"the next longest capsule, the {second}'s, is only "
-                   f"{analysis.second_length:.2f} long (under {ONE_DIGIT_LENGTH:.1f})")
+                   f"{display.under(analysis.second_length, ONE_DIGIT_LENGTH, 2)} long "
+                   f"(under {ONE_DIGIT_LENGTH:.1f})")
         else:
+            ink = display.under(analysis.second_ink, ONE_DIGIT_INK, 0, percent=True)
             why = (f"redrawn from its own capsule, the {first} covers the ink, and the next "
-                   f"longest capsule's digit, a {second}, adds only {analysis.second_ink:.0%} "
+                   f"longest capsule's digit, a {second}, adds only {ink} "
                    f"of it (under {ONE_DIGIT_INK:.0%})")
         st.info(f"The CapsNet sees one digit, a {first}: {why}.", icon=":material/looks_one:")
     elif analysis.agree:
