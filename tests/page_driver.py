@@ -474,8 +474,8 @@ def show_canvas(page) -> None:
     """Scrolls the canvas to the middle of the screen, clear of Streamlit's fixed header.
 
     Playwright's `scroll_into_view_if_needed` may leave the canvas's top edge under the
-    header, where a touch lands on the header's toolbar and the stroke never reaches the
-    canvas."""
+    header, where the sidebar's button lies over the canvas's top left corner
+    (`tests/test_browser_canvas.py` draws under the header on purpose)."""
     canvas = page.locator(CANVAS)
     canvas.evaluate("canvas => canvas.scrollIntoView({block: 'center'})")
     header = page.locator('[data-testid="stHeader"]').bounding_box()

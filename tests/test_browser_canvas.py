@@ -164,6 +164,30 @@ def test_a_stroke_from_each_corner_is_drawn_and_read(pen, corner):
     assert canvas_pixels(page).max() > 0
 
 
+@pytest.mark.parametrize("corner", ["top left", "top right"])
+def test_a_stroke_started_under_the_pages_header_is_drawn(pen, corner):
+    """Scrolled down to the answers and back up a little, the canvas's top lies under
+    Streamlit's header, which stays at the top of the screen: a stroke started there is
+    still the canvas's (the header takes only its own buttons' touches and clicks)."""
+    page, touch = pen
+    screen = page.viewport_size
+    if not touch:  # a laptop's window short enough for the page to scroll the canvas up
+        page.set_viewport_size({"width": 1280, "height": 560})
+    canvas = page.locator(CANVAS)
+    canvas.evaluate("canvas => canvas.scrollIntoView({block: 'start'})")
+    try:
+        header = page.locator('[data-testid="stHeader"]').bounding_box()
+        top = canvas.bounding_box()["y"]
+        assert header is not None and top + INSET < header["y"] + header["height"], (
+            f"the stroke's start ({top + INSET}) is not under the page's header ({header})")
+        stroke_with(page, CORNERS[corner], touch)
+        assert sorted(answers(page)) == sorted(MODELS)
+        assert canvas_pixels(page).max() > 0
+    finally:
+        page.set_viewport_size(screen)
+        canvas.evaluate("canvas => canvas.scrollIntoView({block: 'center'})")
+
+
 def test_a_seven_started_in_the_top_right_corner_is_read(pen, trained):
     page, touch = pen
     for corners in SEVEN:

@@ -37,6 +37,7 @@ CANVAS_COLUMN = "18.5rem"  # the canvas's 280 pixels, its outline and room to sp
 NARROW_SCREEN = 640  # pixels: Streamlit stacks columns on screens this narrow or narrower
 NARROW_SCREEN_TOP = "4rem"  # the page starts just below Streamlit's header (3.75rem), not a
 # header's height lower, so that the answers fit on a phone's first screen under the canvas
+HEADER = '[data-testid="stHeader"]'
 READING = ".st-key-reading"
 READING_ROW = f'{READING} [data-testid="stHorizontalBlock"]:has(.st-key-drawing)'
 COLUMN = f"{READING_ROW} > .stColumn"
@@ -45,6 +46,11 @@ COLUMN = f"{READING_ROW} > .stColumn"
 # "order" then lines them up: the drawing, the answers, the upload, the model input.
 LAYOUT_STYLE = f"""<style>
 .st-key-{canvas_toolbar.KEY} {{ display: none; }}
+/* Streamlit's header stays at the top of the screen while the page scrolls under it: over
+   the canvas, it took every touch and click of the canvas's top 60 pixels, and the stroke
+   was lost. Now only its own buttons take them, and the canvas shows through. */
+{HEADER}, {HEADER} [data-testid="stToolbar"] {{ pointer-events: none; background: transparent; }}
+{HEADER} :is(button, a) {{ pointer-events: auto; }}
 {READING} {{ container-type: inline-size; }}
 @media (max-width: {NARROW_SCREEN}px) {{
   [data-testid="stMainBlockContainer"] {{ padding-top: {NARROW_SCREEN_TOP}; }}
