@@ -51,6 +51,7 @@ LAYOUT_STYLE = f"""<style>
    was lost. Now only its own buttons take them, and the canvas shows through. */
 {HEADER}, {HEADER} [data-testid="stToolbar"] {{ pointer-events: none; background: transparent; }}
 {HEADER} :is(button, a) {{ pointer-events: auto; }}
+{HEADER} button {{ background-color: rgb(0 0 0 / 0.85); }}  /* legible over the (dark) page */
 {READING} {{ container-type: inline-size; }}
 @media (max-width: {NARROW_SCREEN}px) {{
   [data-testid="stMainBlockContainer"] {{ padding-top: {NARROW_SCREEN_TOP}; }}
