@@ -47,8 +47,8 @@ COLUMN = f"{READING_ROW} > .stColumn"
 LAYOUT_STYLE = f"""<style>
 .st-key-{canvas_toolbar.KEY} {{ display: none; }}
 /* Streamlit's header stays at the top of the screen while the page scrolls under it: over
-   the canvas, it took every touch and click of the canvas's top 60 pixels, and the stroke
-   was lost. Now only its own buttons take them, and the canvas shows through. */
+   the canvas, it would take every touch and click on the canvas's top 60 pixels, and the
+   stroke would be lost. Only its own buttons take them, and the canvas shows through. */
 {HEADER}, {HEADER} [data-testid="stToolbar"] {{ pointer-events: none; background: transparent; }}
 {HEADER} :is(button, a) {{ pointer-events: auto; }}
 {HEADER} button {{ background-color: rgb(0 0 0 / 0.85); }}  /* legible over the (dark) page */
