@@ -64,6 +64,7 @@ STEP = 4.0  # canvas pixels between mouse events, so that a stroke is a smooth f
 ANSWER = '[data-testid="stMetric"]'  # the page shows each model's answer as an st.metric
 MODELS = ("CNN", "CapsNet")  # the answers' labels
 CANVAS = "canvas.upper-canvas"  # Fabric.js's event layer, where the mouse draws
+HEADER = '[data-testid="stHeader"]'  # Streamlit's header, fixed at the top of the screen
 CLEAR = "Clear"  # the page's button under the canvas (UNDO and REDO beside it)
 UNDO, REDO = "Undo", "Redo"
 ERROR = '[data-testid="stAlertContentError"], [data-testid="stException"]'  # st.error, a crash
@@ -478,7 +479,7 @@ def show_canvas(page) -> None:
     (`tests/test_browser_canvas.py` draws under the header on purpose)."""
     canvas = page.locator(CANVAS)
     canvas.evaluate("canvas => canvas.scrollIntoView({block: 'center'})")
-    header = page.locator('[data-testid="stHeader"]').bounding_box()
+    header = page.locator(HEADER).bounding_box()
     top = canvas.bounding_box()["y"]
     assert header is None or top >= header["y"] + header["height"], (
         f"the canvas's top ({top}) is under the page's header ({header})")

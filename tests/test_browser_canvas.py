@@ -13,6 +13,7 @@ from page_driver import (
     ANSWER,
     CANVAS,
     CLEAR,
+    HEADER,
     MODELS,
     PHONE,
     REDO,
@@ -176,7 +177,7 @@ def test_a_stroke_started_under_the_pages_header_is_drawn(pen, corner):
     canvas = page.locator(CANVAS)
     canvas.evaluate("canvas => canvas.scrollIntoView({block: 'start'})")
     try:
-        header = page.locator('[data-testid="stHeader"]').bounding_box()
+        header = page.locator(HEADER).bounding_box()
         top = canvas.bounding_box()["y"]
         assert header is not None and top + INSET < header["y"] + header["height"], (
             f"the stroke's start ({top + INSET}) is not under the page's header ({header})")
