@@ -1,11 +1,13 @@
 """Time the page in a real Chromium and watch the server's memory; print a Markdown table.
 
-Two measurements, on the current machine:
+Four measurements, on the current machine:
 
 1. Start-up: a fresh `streamlit run app.py`, a new browser session, one stroke. The times
    from the process's start to its health check, to the canvas, and to the first answer;
-   and from the first stroke to that answer. Repeated `--starts` times; medians are
-   reported.
+   and from the first stroke to that answer. Then the first switch to two digits, with
+   that digit still on the canvas: the time from the click on "Try two digits at once" to
+   the mode's heading and to its reading of the drawing; then back to one digit. Repeated
+   `--starts` times; medians are reported.
 2. Drawing: on the last server, `--drawings` more digits, each a real mouse stroke (the
    digits 0, 1, 2, 3, 4 and 7, varied in size and place), each waited for until the page
    shows its answer, then cleared. For each stroke, timed in the page with the browser's
@@ -103,6 +105,9 @@ POSE_DIMENSIONS = 16  # pose sliders, one per capsule dimension
 LIVE_POSE = ".st-key-live_pose .live-pose"  # the pose sliders and their reconstruction
 # The open tab's note on a blank canvas, shown last: the page's first run is over.
 EMPTY_VIEW = "This view fills in once there is a digit to read."
+SWITCH, BACK = "Try two digits at once", "Back to one digit"  # the page's mode button
+PAIR_HEADING = "Draw two digits, one over the other"  # the two-digit mode's heading
+PAIR_READ = "Each digit redrawn from its own capsule"  # under the two-digit answers
 SCALES = (0.75, 1.0)  # digit height relative to the usual five-sevenths of the canvas
 SHIFT = 0.1  # largest move of a digit from the centre, as a fraction of the canvas
 MB = 1024 * 1024
@@ -128,6 +133,25 @@ def start_and_answer(browser, env: dict, digit: int) -> tuple[Server, object, di
     times = {"health": healthy - server.started, "canvas": shown - server.started,
              "answer": answered - server.started, "stroke": stroke}
     return server, page, times
+
+
+def switch_to_two_digits(page) -> dict[str, float]:
+    """The first switch to two digits on a fresh server, right after the first answer, with
+    the first digit still on the canvas: seconds from the click on the page's button to the
+    mode's heading and to the two-digit reading of the drawing; then back to one digit."""
+    mark = page.runs.mark()
+    clicked = time.perf_counter()
+    page.get_by_role("button", name=SWITCH).click()
+    page.get_by_text(PAIR_HEADING).wait_for(timeout=LOAD_TIMEOUT * 1000)
+    heading = time.perf_counter()
+    page.get_by_text(PAIR_READ).wait_for(timeout=LOAD_TIMEOUT * 1000)
+    read = time.perf_counter()
+    page.runs.wait_after(mark)
+    mark = page.runs.mark()
+    page.get_by_role("button", name=BACK).click()
+    answers(page)
+    page.runs.wait_after(mark)
+    return {"switch heading": heading - clicked, "switch reading": read - clicked}
 
 
 # In the page: the milliseconds from the next mouse-up to both answers on screen, timed in the
@@ -402,10 +426,12 @@ def main() -> None:
                     server.stop()
                 server, page, times = start_and_answer(browser, env,
                                                        DRAWN_DIGITS[n % len(DRAWN_DIGITS)])
+                first_rss = server.rss_bytes()
+                times |= switch_to_two_digits(page)
                 starts.append(times)
                 print(f"start {n + 1}: " + ", ".join(f"{k} {v:.1f} s" for k, v in times.items()),
                       file=sys.stderr)
-            first_rss = server.rss_bytes()
+            switched_rss = server.rss_bytes()
             latencies, requested, runs, rss, correct = drawings(
                 page, server, args.drawings, args.seed, args.samples)
             print(f"{args.drawings} drawings: median {statistics.median(latencies):.2f} s",
@@ -426,7 +452,7 @@ def main() -> None:
     print(f"the benchmark took {time.perf_counter() - began:.0f} s", file=sys.stderr)
 
     window = min(args.window, args.drawings)
-    before_window = rss[-window - 1] if window < len(rss) else first_rss
+    before_window = rss[-window - 1] if window < len(rss) else switched_rss
     median = {key: statistics.median(times[key] for times in starts) for key in starts[0]}
     repeats = f"median of {args.starts}" if args.starts > 1 else "one start"
     rows = [
@@ -438,6 +464,9 @@ def main() -> None:
          f"{median['answer']:.1f} s"),
         (f"First stroke's end (mouse up) to its answer ({repeats})",
          f"{median['stroke']:.2f} s"),
+        (f"First switch to two digits, just after that answer: click to the mode's heading "
+         f"/ to the two-digit reading ({repeats})",
+         f"{median['switch heading']:.1f} s / {median['switch reading']:.1f} s"),
         (f"Stroke's end to answer, next {args.drawings} drawings (median / 90th percentile)",
          spread(latencies)),
         (f"Stroke's end to the canvas's rerun request, next {args.drawings} drawings (median)",
@@ -448,7 +477,8 @@ def main() -> None:
          f"{statistics.median(sum(run.deltas for run in stroke) for stroke in runs):.0f}"),
         ("Strokes that reran one fragment only",
          f"{sum(all(run.fragment for run in stroke) for stroke in runs)} of {len(runs)}"),
-        ("Server RSS after the first answer", f"{first_rss / MB:.0f} MB"),
+        ("Server RSS after the first answer / after the switch to two digits and back",
+         f"{first_rss / MB:.0f} MB / {switched_rss / MB:.0f} MB"),
         (f"Server RSS after {args.drawings} more drawings", f"{rss[-1] / MB:.0f} MB"),
         (f"RSS growth over the last {window} drawings",
          f"{(rss[-1] - before_window) / MB:+.1f} MB "
