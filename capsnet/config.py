@@ -165,8 +165,11 @@ class TrainConfig:
     ema: float | None = None  # momentum of a moving average of the weights (Polyak
     # averaging), which each epoch's validation measures and the best epoch saves; None: the
     # weights as trained
+    freeze: tuple[str, ...] = ()  # layers whose weights stay as they are (e.g. the CapsNet's
+    # "conv1" and "primary_caps": a CPU step then skips their gradients, a third of the time)
 
     def __post_init__(self):
+        object.__setattr__(self, "freeze", tuple(self.freeze))
         if self.augment not in AUGMENTATIONS:
             raise ValueError(f"augment must be one of {AUGMENTATIONS}. "
                              f"Received: augment={self.augment!r}")

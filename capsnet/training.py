@@ -454,6 +454,8 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
         built.model.set_weights(start.model.get_weights())
     elif warm_start is not None:
         warmed = warm_start_weights(name, built, warm_start)
+    for layer in train_config.freeze:  # before compiling: the trainer shares these layers
+        built.model.get_layer(layer).trainable = False
     compile_trainer(name, built, train_config, steps_per_decay, jit_compile, steps_done)
 
     record = {

@@ -38,8 +38,8 @@ def test_missing_data_is_a_clear_error(tmp_path):
 def test_help_documents_every_flag():
     result = run("train", "--help")
     for flag in ("--epochs", "--batch-size", "--lr", "--lr-decay", "--lr-decay-every",
-                 "--max-shift", "--ema", "--precision", "--resume", "--time-limit", "--seed",
-                 "--out", "--data", "--model", "--init"):
+                 "--max-shift", "--ema", "--freeze", "--precision", "--resume", "--time-limit",
+                 "--seed", "--out", "--data", "--model", "--init"):
         assert flag in result.stdout
 
 

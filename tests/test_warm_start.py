@@ -369,3 +369,36 @@ def test_train_config_refuses_an_unknown_precision_and_a_tiny_epoch():
         TrainConfig(precision="float8")
     with pytest.raises(ValueError, match="at least one batch"):
         TrainConfig(batch_size=100, epoch_size=10)
+
+
+def test_frozen_layers_keep_their_weights_while_the_rest_of_the_capsnet_trains(tmp_path,
+                                                                             mnist_path):
+    import dataclasses
+
+    import keras
+
+    from capsnet.training import train
+
+    data = small_mnist(mnist_path, train=100, validation=50, test=50)
+    small = dataclasses.replace(CapsNetConfig.for_pairs(), conv1_filters=16, primary_types=4)
+    config = TrainConfig(epochs=1, batch_size=50, augment="shift", validation_size=50)
+    train("multimnist_capsnet", data, config, tmp_path / "first", small, verbose=0)
+    frozen = ("conv1", "primary_caps")
+    train("multimnist_capsnet", data, dataclasses.replace(config, freeze=frozen),
+          tmp_path / "then", verbose=0, init=tmp_path / "first")
+    recorded = checkpoints.read_metrics("multimnist_capsnet", tmp_path / "then")["train"]
+    assert recorded["freeze"] == list(frozen)
+
+    def layer_weights(folder):
+        model = checkpoints.load("multimnist_capsnet", folder)[0].model
+        return {layer.name: [keras.ops.convert_to_numpy(v) for v in layer.weights]
+                for layer in model.layers if layer.weights}
+
+    before, after = layer_weights(tmp_path / "first"), layer_weights(tmp_path / "then")
+    assert set(before) >= {*frozen, "digit_caps", "decoder"}
+    for name in before:
+        same = all(np.array_equal(b, a) for b, a in zip(before[name], after[name], strict=True))
+        assert same == (name in frozen), f"{name}: {'unchanged' if same else 'changed'}"
+    with pytest.raises(ValueError, match="conv9"):
+        train("multimnist_capsnet", data, dataclasses.replace(config, freeze=("conv9",)),
+              tmp_path / "unknown", small, verbose=0)
