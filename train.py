@@ -119,7 +119,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                             "as trained)")
     train.add_argument("--freeze", nargs="+", default=(), metavar="LAYER",
                        help="layers to keep as they are, e.g. 'conv1 primary_caps' to train "
-                            "only the CapsNet's DigitCaps and decoder, about 3 times faster "
+                            "only the CapsNet's DigitCaps and decoder, about twice as fast "
                             "on a CPU (default: every layer trains)")
     train.add_argument("--time-limit", type=float, default=None, metavar="MINUTES",
                        help="stop after the epoch that would otherwise end past this many "
@@ -180,7 +180,7 @@ def run_train(args: argparse.Namespace) -> None:
         validation_size=args.validation_size, seed=args.seed, epoch_size=args.epoch_size,
         precision=("mixed_bfloat16" if cpu_has_bfloat16() else "float32")
         if args.precision == "auto" else args.precision,
-        ema=args.ema, freeze=tuple(args.freeze),
+        ema=args.ema, freeze=args.freeze,
     )
     if args.warm_start is not None and not pairs:
         raise DataError("--warm-start is for --task multimnist: the one-digit models are the "

@@ -166,7 +166,7 @@ class TrainConfig:
     # averaging), which each epoch's validation measures and the best epoch saves; None: the
     # weights as trained
     freeze: tuple[str, ...] = ()  # layers whose weights stay as they are (e.g. the CapsNet's
-    # "conv1" and "primary_caps": a CPU step then skips their gradients, a third of the time)
+    # "conv1" and "primary_caps": a CPU step then skips their gradients, about twice as fast)
 
     def __post_init__(self):
         object.__setattr__(self, "freeze", tuple(self.freeze))
