@@ -162,6 +162,17 @@ def describe_device() -> str:
     return f"CPU: {cpu_model()}, {os.cpu_count()} cores"
 
 
+def onednn_setting() -> bool | None:
+    """Whether TF_ENABLE_ONEDNN_OPTS turns TensorFlow's oneDNN kernels on (True) or off
+    (False); None where it is not set, and TensorFlow decides from the CPU."""
+    value = os.environ.get("TF_ENABLE_ONEDNN_OPTS", "").strip().lower()
+    if value in ("1", "true"):
+        return True
+    if value in ("0", "false"):
+        return False
+    return None
+
+
 def cpu_model() -> str:
     """The processor's model name (from /proc/cpuinfo where there is one)."""
     try:
@@ -470,6 +481,8 @@ def train(name: str, data: MNIST, train_config: TrainConfig, out: str | Path,
         "jit_compile": bool(built.trainer.jit_compile),  # False if a layer made Keras refuse
         "stream_seed": seed,
     }
+    if keras.backend.backend() == "tensorflow":
+        record["onednn"] = onednn_setting()
     if warmed is not None:
         record["warm_start"] = warmed
     if start is not None:

@@ -1,9 +1,11 @@
 """The training command line: a tiny run writes weights and metrics; evaluate prints JSON."""
 
 import json
+import os
 import subprocess
 import sys
 
+import pytest
 from conftest import ROOT
 
 
@@ -14,10 +16,13 @@ def run(*args, env=None):
 
 def test_train_then_evaluate(tmp_path, mnist_path):
     out = tmp_path / "run"
+    unset = {key: value for key, value in os.environ.items() if key != "TF_ENABLE_ONEDNN_OPTS"}
     result = run("train", "--model", "cnn", "--data", str(mnist_path), "--limit", "200",
-                 "--validation-size", "100", "--epochs", "1", "--out", str(out), "--verbose", "0")
+                 "--validation-size", "100", "--epochs", "1", "--out", str(out), "--verbose", "0",
+                 env=unset)
     assert result.returncode == 0, result.stderr
     metrics = json.loads((out / "cnn.json").read_text())
+    assert metrics["onednn"] is True  # train.py turns oneDNN on where nothing says otherwise
     assert metrics["test_images"] == 10000
     assert metrics["epochs_run"] == 1 and metrics["train_images"] == 200
     assert (out / "cnn.weights.h5").is_file()
@@ -27,6 +32,17 @@ def test_train_then_evaluate(tmp_path, mnist_path):
     printed = json.loads(result.stdout)
     assert printed == {"cnn": {"test_accuracy": metrics["test_accuracy"],
                                "test_errors": metrics["test_errors"]}}
+
+
+@pytest.mark.parametrize("value, recorded", [("1", True), ("TRUE", True), ("0", False),
+                                             ("false", False), (None, None)])
+def test_onednn_setting_reads_the_variable_tensorflow_reads(monkeypatch, value, recorded):
+    from capsnet.training import onednn_setting
+
+    monkeypatch.delenv("TF_ENABLE_ONEDNN_OPTS", raising=False)
+    if value is not None:
+        monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", value)
+    assert onednn_setting() is recorded
 
 
 def test_missing_data_is_a_clear_error(tmp_path):
