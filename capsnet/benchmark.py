@@ -25,7 +25,7 @@ from capsnet.config import NUM_CLASSES, TrainConfig
 from capsnet.inference import Lab
 from capsnet.models import build_capsnet, build_cnn
 from capsnet.samples import load_sample
-from capsnet.training import compile_trainer, cpu_model, describe_device
+from capsnet.training import compile_trainer, cpu_model, describe_device, onednn_setting
 
 try:
     import resource
@@ -94,8 +94,13 @@ def _header(weights_line: str, repeats: int, train_steps: int) -> list[str]:
         os, "getloadavg") else ""
     device = describe_device()
     gpu = "" if device.startswith("CPU") else f"; computing on {device}"
+    onednn = ""
+    if backend == "tensorflow":
+        setting = onednn_setting()
+        onednn = "; oneDNN " + ("as TensorFlow picks for this CPU" if setting is None
+                                else "on" if setting else "off")
     return [
-        f"Keras {keras.__version__} on {backend} {backend_version}, Python "
+        f"Keras {keras.__version__} on {backend} {backend_version}{onednn}, Python "
         f"{platform.python_version()}; CPU: {cpu_model()}, {cores} cores{load}{gpu}.",
         weights_line,
         f"Times: median of {_count(repeats, 'run')} after a warm-up run; training: median of "

@@ -45,6 +45,21 @@ def test_onednn_setting_reads_the_variable_tensorflow_reads(monkeypatch, value, 
     assert onednn_setting() is recorded
 
 
+def test_benchmark_header_says_whether_onednn_was_on(monkeypatch):
+    import keras
+
+    from capsnet.benchmark import _header
+
+    expected = {"0": "oneDNN off", "1": "oneDNN on"}
+    for value, words in expected.items():
+        monkeypatch.setenv("TF_ENABLE_ONEDNN_OPTS", value)
+        first = _header("Weights: shipped.", 5, 3)[0]
+        if keras.backend.backend() == "tensorflow":
+            assert words in first and expected[str(1 - int(value))] not in first
+        else:
+            assert "oneDNN" not in first
+
+
 def test_missing_data_is_a_clear_error(tmp_path):
     result = run("evaluate", "--data", str(tmp_path / "absent.npz"))
     assert result.returncode == 2
