@@ -20,12 +20,19 @@ import keras
 import numpy as np
 from PIL import Image
 
-from capsnet import checkpoints
-from capsnet.config import NUM_CLASSES, TrainConfig
+from capsnet import checkpoints, multimnist
+from capsnet.config import NUM_CLASSES, PAIR_PAD, TrainConfig
 from capsnet.inference import Lab
 from capsnet.models import build_capsnet, build_cnn
 from capsnet.samples import load_sample
-from capsnet.training import compile_trainer, cpu_model, describe_device, onednn_setting
+from capsnet.training import (
+    compile_trainer,
+    cpu_model,
+    default_config,
+    describe_device,
+    onednn_setting,
+)
+from capsnet.two_digits import TwoDigitLab
 
 try:
     import resource
@@ -120,6 +127,41 @@ def _mebibytes(size: int | None) -> str:
     return "unknown" if size is None else f"{size / 2**20:.0f} MiB"
 
 
+def pair_drawing(first: np.ndarray, second: np.ndarray, size: int = CANVAS) -> np.ndarray:
+    """Two uint8 MNIST digits `(28, 28)` overlaid as in MultiMNIST (the second moved 3 pixels
+    down and to the right), drawn into the page's canvas as `canvas_drawing` does."""
+    overlay = np.minimum(multimnist.place(first, (-1, -1)) + multimnist.place(second, (2, 2)),
+                         255).astype("uint8")
+    return canvas_drawing(overlay, size)
+
+
+def two_digit_rows(folder, images: np.ndarray, one_hot: np.ndarray, repeats: int,
+                   train_steps: int) -> list[tuple[str, str]]:
+    """The two-digit rows: the page reading a drawing of two digits (where the two-digit
+    weights load), and both two-digit models' training steps on batches of pairs."""
+    rows = []
+    try:
+        lab = TwoDigitLab.load(folder)
+    except checkpoints.WeightsError:
+        lab = None  # the table says so by leaving the row out; training is timed regardless
+    if lab is not None:
+        digits = (images[:2, ..., 0] * 255).astype("uint8")
+        drawing = pair_drawing(digits[0], digits[1])
+        seconds = median_seconds(lambda: lab.analyze_drawing(drawing), repeats)
+        rows.append((f"Page, two digits: {CANVAS}x{CANVAS} canvas drawing -> preprocessing, "
+                     "both answers and both reconstructions", _duration(seconds)))
+    recipe = TrainConfig(max_shift=PAIR_PAD)
+    for title, name, builder in (("CNN", "multimnist_cnn", build_cnn),
+                                 ("CapsNet", "multimnist_capsnet", build_capsnet)):
+        built = builder(default_config(name), recipe.max_shift, seed=SEED)
+        compile_trainer(name, built, recipe, steps_per_epoch=1)
+        seconds = median_seconds(
+            lambda t=built.trainer: t.train_on_batch([images, one_hot], one_hot), train_steps)
+        rows.append((f"Two-digit {title} training, batches of {BATCH} pairs",
+                     f"{BATCH / seconds:.0f} pairs/s"))
+    return rows
+
+
 def run(repeats: int = 5, train_steps: int = 3, folder=None) -> str:
     """Times everything and returns the Markdown: header lines, then one table."""
     lab, weights_line = _models(folder)
@@ -169,7 +211,11 @@ def run(repeats: int = 5, train_steps: int = 3, folder=None) -> str:
         rows.append((f"{title} training ({recipe.augment} augmentation), batches of {BATCH}",
                      f"{BATCH / seconds:.0f} images/s"))
 
-    # 4) How long an epoch took where the loaded weights were trained (their metrics file).
+    # 4) Two digits at once: the page's step where the two-digit weights are in place, and
+    #    the training steps on pairs made in the step (each digit shifted by up to 4 pixels).
+    rows += two_digit_rows(folder, images, one_hot, repeats, train_steps)
+
+    # 5) How long an epoch took where the loaded weights were trained (their metrics file).
     for title, name in (("CNN", "cnn"), ("CapsNet", "capsnet")):
         record = lab.metrics.get(name) or {}
         seconds = checkpoints.epoch_seconds(record)
@@ -179,7 +225,7 @@ def run(repeats: int = 5, train_steps: int = 3, folder=None) -> str:
                          f"{record.get('device', 'an unrecorded device')}, as recorded",
                          _duration(seconds)))
 
-    # 5) Memory after all of the above.
+    # 6) Memory after all of the above.
     peak, current = memory()
     rows += [("Process memory, peak resident", _mebibytes(peak)),
              ("Process memory, resident now", _mebibytes(current))]

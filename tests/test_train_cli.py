@@ -118,3 +118,36 @@ def test_epoch_seconds_is_the_median_without_the_compiling_first_epoch():
     assert checkpoints.epoch_seconds({"history": history}) == 2.5
     assert checkpoints.epoch_seconds({"history": history[:1]}) is None
     assert checkpoints.epoch_seconds({}) is None
+
+
+def test_benchmark_times_two_digits_and_reads_its_pair_drawing(tmp_path):
+    """The two-digit rows: the page's step with the shipped two-digit weights (whose pair
+    drawing the CapsNet reads as its two digits), and pairs per second for both trainers;
+    without two-digit weights the page row is left out and the training rows stay."""
+    import numpy as np
+
+    from capsnet import benchmark
+    from capsnet.samples import load_sample
+    from capsnet.two_digits import TwoDigitLab
+
+    sample = load_sample()
+    first, second = next((i, j) for i in range(len(sample.labels))
+                         for j in range(i + 1, len(sample.labels))
+                         if sample.labels[i] != sample.labels[j])
+    drawing = benchmark.pair_drawing(sample.images[first], sample.images[second])
+    assert drawing.shape == (benchmark.CANVAS, benchmark.CANVAS, 4)
+    reading = TwoDigitLab.load().analyze_drawing(drawing)
+    assert set(reading.capsnet_answers) == {sample.labels[first], sample.labels[second]}
+
+    images = (sample.images[:benchmark.BATCH].astype("float32") / 255.0)[..., None]
+    one_hot = np.eye(10, dtype="float32")[sample.labels[:benchmark.BATCH]]
+    for folder, page_row in ((None, True), (tmp_path, False)):
+        rows = dict(benchmark.two_digit_rows(folder, images, one_hot, repeats=1, train_steps=1))
+        page = [title for title in rows if title.startswith("Page, two digits")]
+        assert len(page) == page_row
+        for title in page:  # "12.3 ms", or "1.23 s" on a slow machine
+            number, unit = rows[title].split()
+            assert unit in ("ms", "s") and float(number) > 0
+        for model in ("CNN", "CapsNet"):
+            value = rows[f"Two-digit {model} training, batches of {benchmark.BATCH} pairs"]
+            assert value.endswith(" pairs/s") and float(value.split()[0]) > 0
