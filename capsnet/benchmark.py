@@ -135,17 +135,24 @@ def pair_drawing(first: np.ndarray, second: np.ndarray, size: int = CANVAS) -> n
     return canvas_drawing(overlay, size)
 
 
-def two_digit_rows(folder, images: np.ndarray, one_hot: np.ndarray, repeats: int,
-                   train_steps: int) -> list[tuple[str, str]]:
-    """The two-digit rows: the page reading a drawing of two digits (where the two-digit
-    weights load), and both two-digit models' training steps on batches of pairs."""
+def training_rate(name: str, built, recipe: TrainConfig, x, y, train_steps: int) -> float:
+    """Examples per second through `built`'s trainer, compiled for `name` with `recipe`: the
+    median of `train_steps` steps of `BATCH` examples after a warm-up step."""
+    compile_trainer(name, built, recipe, steps_per_epoch=1)  # decay costs nothing
+    return BATCH / median_seconds(lambda: built.trainer.train_on_batch(x, y), train_steps)
+
+
+def two_digit_rows(folder, digits: np.ndarray, images: np.ndarray, one_hot: np.ndarray,
+                   repeats: int, train_steps: int) -> list[tuple[str, str]]:
+    """The two-digit rows: the page reading a drawing of `digits` (two uint8 `(28, 28)`
+    digits, overlaid by `pair_drawing`) where the two-digit weights load, and both
+    two-digit models' training steps on pairs made from `images` in the step."""
     rows = []
     try:
         lab = TwoDigitLab.load(folder)
     except checkpoints.WeightsError:
-        lab = None  # the table says so by leaving the row out; training is timed regardless
-    if lab is not None:
-        digits = (images[:2, ..., 0] * 255).astype("uint8")
+        pass  # the table says so by leaving the row out; training is timed regardless
+    else:
         drawing = pair_drawing(digits[0], digits[1])
         seconds = median_seconds(lambda: lab.analyze_drawing(drawing), repeats)
         rows.append((f"Page, two digits: {CANVAS}x{CANVAS} canvas drawing -> preprocessing, "
@@ -154,11 +161,9 @@ def two_digit_rows(folder, images: np.ndarray, one_hot: np.ndarray, repeats: int
     for title, name, builder in (("CNN", "multimnist_cnn", build_cnn),
                                  ("CapsNet", "multimnist_capsnet", build_capsnet)):
         built = builder(default_config(name), recipe.max_shift, seed=SEED)
-        compile_trainer(name, built, recipe, steps_per_epoch=1)
-        seconds = median_seconds(
-            lambda t=built.trainer: t.train_on_batch([images, one_hot], one_hot), train_steps)
+        rate = training_rate(name, built, recipe, [images, one_hot], one_hot, train_steps)
         rows.append((f"Two-digit {title} training, batches of {BATCH} pairs",
-                     f"{BATCH / seconds:.0f} pairs/s"))
+                     f"{rate:.0f} pairs/s"))
     return rows
 
 
@@ -204,16 +209,14 @@ def run(repeats: int = 5, train_steps: int = 3, folder=None) -> str:
                 "CapsNet": build_capsnet(seed=SEED, drawing=drawing)}
     for title, built in trainers.items():
         name = title.lower()
-        compile_trainer(name, built, recipe, steps_per_epoch=1)  # decay costs nothing
         x = [images, one_hot] if name == "capsnet" else images
-        seconds = median_seconds(lambda t=built.trainer, x=x: t.train_on_batch(x, one_hot),
-                                 train_steps)
+        rate = training_rate(name, built, recipe, x, one_hot, train_steps)
         rows.append((f"{title} training ({recipe.augment} augmentation), batches of {BATCH}",
-                     f"{BATCH / seconds:.0f} images/s"))
+                     f"{rate:.0f} images/s"))
 
     # 4) Two digits at once: the page's step where the two-digit weights are in place, and
     #    the training steps on pairs made in the step (each digit shifted by up to 4 pixels).
-    rows += two_digit_rows(folder, images, one_hot, repeats, train_steps)
+    rows += two_digit_rows(folder, sample.images[:2], images, one_hot, repeats, train_steps)
 
     # 5) How long an epoch took where the loaded weights were trained (their metrics file).
     for title, name in (("CNN", "cnn"), ("CapsNet", "capsnet")):
