@@ -21,7 +21,7 @@ import numpy as np
 from PIL import Image
 
 from capsnet import checkpoints, multimnist
-from capsnet.config import NUM_CLASSES, PAIR_PAD, TrainConfig
+from capsnet.config import NUM_CLASSES, PAIR_MAX_SHIFT, TrainConfig
 from capsnet.inference import Lab
 from capsnet.models import build_capsnet, build_cnn
 from capsnet.samples import load_sample
@@ -157,7 +157,7 @@ def two_digit_rows(folder, digits: np.ndarray, images: np.ndarray, one_hot: np.n
         seconds = median_seconds(lambda: lab.analyze_drawing(drawing), repeats)
         rows.append((f"Page, two digits: {CANVAS}x{CANVAS} canvas drawing -> preprocessing, "
                      "both answers and both reconstructions", _duration(seconds)))
-    recipe = TrainConfig(max_shift=PAIR_PAD)
+    recipe = TrainConfig(augment="shift", max_shift=PAIR_MAX_SHIFT)  # as train.py for pairs
     for title, name, builder in (("CNN", "multimnist_cnn", build_cnn),
                                  ("CapsNet", "multimnist_capsnet", build_capsnet)):
         built = builder(default_config(name), recipe.max_shift, seed=SEED)
